@@ -1,0 +1,103 @@
+package extract
+
+import (
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/antchfx/xmlquery"
+)
+
+// Input is one delivery as extraction sees it: body, headers, query and,
+// for form posts, form fields. The JSON validation, the decoded JSON document
+// and the parsed XML tree are built lazily, at most once per Input, and
+// shared by every Variable resolved on it. An Input is safe for concurrent
+// use; it keeps its own copy of the body, so the caller may reuse its buffer.
+type Input struct {
+	body   string // the body jsonpath/gjson/xpath see
+	header http.Header
+	query  url.Values
+	form   url.Values // nil unless the body is x-www-form-urlencoded
+
+	jsonOnce sync.Once
+	rootKind byte // first byte of the JSON value: '{', '[', '"', ...
+	top      []member
+	jsonErr  error
+
+	docOnce  sync.Once
+	doc      *document
+	decodes  atomic.Int32
+	xmlOnce  sync.Once
+	xmlRoot  *xmlquery.Node
+	xmlErr   error
+	bodyOnce sync.Once
+	bodyB    []byte
+}
+
+// NewInput returns the Input for one delivery. When the Content-Type header
+// is application/x-www-form-urlencoded, the form fields are parsed from body
+// (for form variables), and if the form has a "payload" field (GitHub's form
+// deliveries) its value is the body that jsonpath, gjson and xpath variables
+// see. header and query are not modified and must not be modified later.
+func NewInput(body []byte, header http.Header, query url.Values) *Input {
+	in := &Input{header: header, query: query}
+	if isForm(header) {
+		form, _ := url.ParseQuery(string(body)) // keeps the fields parsed before an error
+		in.form = form
+		if p, ok := form["payload"]; ok && len(p) > 0 {
+			in.body = p[0]
+			return in
+		}
+	}
+	in.body = string(body)
+	return in
+}
+
+func isForm(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return strings.Contains(strings.ToLower(ct), "application/x-www-form-urlencoded")
+	}
+	return mt == "application/x-www-form-urlencoded"
+}
+
+// Body returns the body that jsonpath, gjson and xpath variables see. The
+// caller must not modify it.
+func (in *Input) Body() []byte {
+	in.bodyOnce.Do(func() { in.bodyB = []byte(in.body) })
+	return in.bodyB
+}
+
+// DecodeCount reports how many times the JSON body was decoded into a
+// document (for tests and benchmarks; it is at most 1).
+func (in *Input) DecodeCount() int { return int(in.decodes.Load()) }
+
+// validJSON validates the body once and returns the top-level member index.
+func (in *Input) validJSON() ([]member, error) {
+	in.jsonOnce.Do(func() {
+		in.top, in.jsonErr = scanJSON(in.body)
+		if in.jsonErr == nil {
+			in.rootKind = in.body[skipWS(in.body, 0)]
+		}
+	})
+	return in.top, in.jsonErr
+}
+
+// document decodes the (valid) body once.
+func (in *Input) document() (*document, error) {
+	if _, err := in.validJSON(); err != nil {
+		return nil, err
+	}
+	in.docOnce.Do(func() {
+		in.decodes.Add(1)
+		in.doc = decodeJSON(in.body, true)
+	})
+	return in.doc, nil
+}
