@@ -1,0 +1,389 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Command is how to start one build: the trigger's run block, compiled.
+// Exactly one of Argv and Script is set.
+type Command struct {
+	Argv       []string          // run.command, executed directly (no shell)
+	Script     string            // run.script, run by /bin/sh -c; payload values reach it only via env and files
+	Dir        string            // working directory; "" = the run directory, relative = below it
+	Env        map[string]string // run.env, literal values
+	InheritEnv []string          // names taken from the parent; nil = DefaultInheritEnv, ["all"] = everything
+	Timeout    time.Duration     // 0 = none
+	KillGrace  time.Duration     // SIGTERM to the process group, SIGKILL after this; 0 = DefaultKillGrace
+	MaxLog     int64             // log cap in bytes; 0 = DefaultMaxLog, < 0 = no cap
+}
+
+// Job is one execution of a Command.
+type Job struct {
+	RunDir  string            // per-run directory, created by Execute if missing; holds the payload and variable files
+	LogPath string            // the build's stdout and stderr, interleaved; created or truncated
+	Vars    map[string]string // the delivery's variables
+	Meta    map[string]string // HOOKTRIGGER_* entries (RUN_ID, TRIGGER, EVENT …), with or without the prefix
+	Payload []byte            // raw body, written to $RunDir/payload
+	Started func(pid int)     // optional; called right after the child started
+}
+
+// Outcome is how an execution ended.
+type Outcome string
+
+// The outcomes of Execute.
+const (
+	OutcomeSucceeded Outcome = "succeeded" // exit status 0
+	OutcomeFailed    Outcome = "failed"    // non-zero exit status, or killed by a signal of its own
+	OutcomeTimedOut  Outcome = "timed_out" // Command.Timeout passed; the group was stopped
+	OutcomeCancelled Outcome = "cancelled" // the context ended; the group was stopped
+	OutcomeError     Outcome = "error"     // could not start
+)
+
+// Result is what Execute reports.
+type Result struct {
+	Outcome   Outcome
+	ExitCode  int      // -1 if killed by a signal or not started
+	Signal    string   // "SIGTERM"/"SIGKILL" when hooktrigger stopped it, or the signal that killed it
+	Err       error    // why it could not start; the context's cause when cancelled
+	FileOnly  []string // variables passed only through the files (too large for the environment)
+	Truncated bool     // the log reached Command.MaxLog
+	Started   time.Time
+	Ended     time.Time
+}
+
+// ErrCancelled is the cause to cancel an execution's context with
+// (context.WithCancelCause) when a user or a policy cancels a run.
+var ErrCancelled = errors.New("pipeline: cancelled")
+
+// DefaultKillGrace is the time between SIGTERM and SIGKILL when
+// Command.KillGrace is 0.
+const DefaultKillGrace = 10 * time.Second
+
+// File names Execute writes in Job.RunDir.
+const (
+	PayloadFile = "payload"   // the raw body
+	VarsFile    = "vars.json" // JSON object of all variables
+)
+
+// logDrainWait bounds how long Execute waits for the log pipe to reach its
+// end once the process group is gone; only a process that left the group
+// (setsid) can hold it open longer.
+const logDrainWait = 2 * time.Second
+
+// Execute runs cmd for job and waits for it. It writes the payload and
+// variable files into job.RunDir, starts the command in a process group of
+// its own with the environment of BuildEnv, and captures its output into
+// job.LogPath.
+//
+// When cmd.Timeout passes (OutcomeTimedOut) or ctx ends (OutcomeCancelled,
+// Err = context.Cause(ctx)), the whole group gets SIGTERM and, if any of it
+// is still alive after cmd.KillGrace, SIGKILL. A group that outlives its
+// leader after a normal exit is stopped the same way. Execute returns once
+// the group is gone or has been sent SIGKILL. It never returns nil and is
+// safe for concurrent use.
+func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
+	res := &Result{ExitCode: -1, Started: time.Now()}
+	fail := func(err error) *Result {
+		res.Outcome, res.Err, res.Ended = OutcomeError, err, time.Now()
+		return res
+	}
+	switch {
+	case cmd == nil || job == nil:
+		return fail(errors.New("pipeline: nil command or job"))
+	case len(cmd.Argv) > 0 && cmd.Script != "":
+		return fail(errors.New("pipeline: command has both argv and script"))
+	case len(cmd.Argv) == 0 && cmd.Script == "":
+		return fail(errors.New("pipeline: command has neither argv nor script"))
+	case len(cmd.Argv) > 0 && cmd.Argv[0] == "":
+		return fail(errors.New("pipeline: empty program name"))
+	case job.RunDir == "" || job.LogPath == "":
+		return fail(errors.New("pipeline: job needs a run directory and a log path"))
+	}
+	if ctx.Err() != nil {
+		res.Outcome, res.Err, res.Ended = OutcomeCancelled, context.Cause(ctx), time.Now()
+		return res
+	}
+
+	payloadFile := filepath.Join(job.RunDir, PayloadFile)
+	varsFile := filepath.Join(job.RunDir, VarsFile)
+	if err := writeJobFiles(job, payloadFile, varsFile); err != nil {
+		return fail(err)
+	}
+	env, fileOnly := BuildEnv(cmd, job, varsFile, payloadFile)
+	res.FileOnly = fileOnly
+
+	dir := cmd.Dir
+	if dir == "" {
+		dir = job.RunDir
+	} else if !filepath.IsAbs(dir) {
+		dir = filepath.Join(job.RunDir, dir)
+	}
+	argv := commandArgv(cmd)
+	path, err := lookPath(argv[0], env)
+	if err != nil {
+		return fail(err)
+	}
+
+	if err := os.MkdirAll(filepath.Dir(job.LogPath), 0o700); err != nil {
+		return fail(fmt.Errorf("pipeline: log directory: %w", err))
+	}
+	logf, err := os.OpenFile(job.LogPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fail(fmt.Errorf("pipeline: open log: %w", err))
+	}
+	defer logf.Close()
+	lc := &logCapture{f: logf, max: cmd.MaxLog}
+	if lc.max == 0 {
+		lc.max = DefaultMaxLog
+	}
+	if len(fileOnly) > 0 {
+		lc.note("variables passed by file only (too large for the environment; see $%s and $%s): %s",
+			EnvVars, EnvVarsDir, strings.Join(fileOnly, " "))
+	}
+
+	// One pipe for stdout and stderr keeps their order; the parent closes
+	// its write end so the read end ends when the last writer is gone.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fail(fmt.Errorf("pipeline: pipe: %w", err))
+	}
+	c := &exec.Cmd{
+		Path:        path,
+		Args:        argv,
+		Env:         env,
+		Dir:         dir,
+		Stdout:      pw,
+		Stderr:      pw,
+		SysProcAttr: groupAttr(),
+	}
+	err = c.Start()
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		lc.note("could not start %s: %v", argv[0], err)
+		return fail(fmt.Errorf("pipeline: start %s: %w", argv[0], err))
+	}
+	res.Started = time.Now()
+	pgid := c.Process.Pid
+	drained := make(chan struct{})
+	go func() {
+		lc.drain(pr)
+		close(drained)
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	if job.Started != nil {
+		job.Started(pgid)
+	}
+
+	var timeout <-chan time.Time
+	if cmd.Timeout > 0 {
+		t := time.NewTimer(cmd.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var (
+		waitErr    error
+		leaderDone bool
+		stopped    Outcome // why hooktrigger stopped the group, if it did
+	)
+	select {
+	case waitErr = <-exited:
+		leaderDone = true
+	case <-ctx.Done():
+		stopped = OutcomeCancelled
+	case <-timeout:
+		stopped = OutcomeTimedOut
+	}
+
+	// Stop the group when asked to, or when the leader left processes
+	// behind: a build does not outlive its run.
+	var sent syscall.Signal
+	leftovers := leaderDone && groupAlive(pgid)
+	if !leaderDone || leftovers {
+		grace := cmd.KillGrace
+		if grace <= 0 {
+			grace = DefaultKillGrace
+		}
+		sent = stopGroup(pgid, grace, exited, &waitErr, leaderDone)
+	}
+	res.Ended = time.Now()
+
+	select {
+	case <-drained:
+	case <-time.After(logDrainWait):
+		pr.Close()
+		<-drained
+	}
+	pr.Close()
+
+	var ps *os.ProcessState
+	var exitErr *exec.ExitError
+	switch {
+	case waitErr == nil:
+		ps = c.ProcessState
+	case errors.As(waitErr, &exitErr):
+		ps = exitErr.ProcessState
+	}
+	if ps != nil {
+		res.ExitCode = ps.ExitCode()
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.Signal = signalName(ws.Signal())
+		}
+	}
+	switch {
+	case stopped != "":
+		res.Outcome = stopped
+		if sent != 0 {
+			res.Signal = signalName(sent)
+		}
+		if stopped == OutcomeCancelled {
+			res.Err = context.Cause(ctx)
+			lc.note("cancelled: %v; sent %s to the process group", res.Err, res.Signal)
+		} else {
+			lc.note("timed out after %s; sent %s to the process group", cmd.Timeout, res.Signal)
+		}
+	case ps == nil:
+		res.Outcome, res.Err = OutcomeError, fmt.Errorf("pipeline: wait: %w", waitErr)
+	case ps.Success():
+		res.Outcome = OutcomeSucceeded
+	default:
+		res.Outcome = OutcomeFailed
+	}
+	if leftovers {
+		lc.note("stopped processes left in the process group after exit (%s)", signalName(sent))
+	}
+	res.Truncated = lc.truncated
+	if lc.err != nil && res.Err == nil {
+		res.Err = fmt.Errorf("pipeline: write log: %w", lc.err)
+	}
+	return res
+}
+
+// stopGroup sends SIGTERM to the process group, waits up to grace for its
+// leader to exit (reading exited into *waitErr) and every other member to
+// go, and sends SIGKILL if they have not. It returns the last signal sent
+// and returns only once the leader has been reaped.
+func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *error, leaderDone bool) syscall.Signal {
+	sent := syscall.SIGTERM
+	signalGroup(pgid, sent)
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	poll := time.Millisecond
+	for !leaderDone || groupAlive(pgid) {
+		pt := time.NewTimer(poll)
+		select {
+		case *waitErr = <-exited:
+			leaderDone = true
+		case <-pt.C:
+			poll = min(2*poll, 50*time.Millisecond)
+		case <-deadline.C:
+			pt.Stop()
+			sent = syscall.SIGKILL
+			signalGroup(pgid, sent)
+			if !leaderDone {
+				*waitErr = <-exited
+			}
+			// SIGKILL takes effect as the kernel gets to it; give the
+			// members a moment so callers see the group gone.
+			for i := 0; i < 100 && groupAlive(pgid); i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			return sent
+		}
+		pt.Stop()
+	}
+	return sent
+}
+
+// writeJobFiles creates the run directory and writes the payload, the
+// JSON variables file and one file per variable, all readable by the
+// owner only.
+func writeJobFiles(job *Job, payloadFile, varsFile string) error {
+	if err := os.MkdirAll(job.RunDir, 0o700); err != nil {
+		return fmt.Errorf("pipeline: run directory: %w", err)
+	}
+	if err := writePrivate(payloadFile, job.Payload); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	vars := job.Vars
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	if err := enc.Encode(vars); err != nil {
+		return fmt.Errorf("pipeline: encode variables: %w", err)
+	}
+	if err := writePrivate(varsFile, buf.Bytes()); err != nil {
+		return err
+	}
+	dir := VarsDir(varsFile)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("pipeline: variables directory: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("pipeline: variables directory: %w", err)
+	}
+	for k, v := range job.Vars {
+		if !validEnvName(k) {
+			continue // not a safe file name either; in the JSON file only
+		}
+		if err := writePrivate(filepath.Join(dir, k), []byte(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writePrivate writes data to name with mode 0600.
+func writePrivate(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("pipeline: write %s: %w", name, err)
+	}
+	return nil
+}
+
+// lookPath finds name in the PATH of the child's environment env (not
+// hooktrigger's own). A name with a slash is used as given, relative to
+// the working directory; relative PATH entries are skipped.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	var path string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, d := range filepath.SplitList(path) {
+		if !filepath.IsAbs(d) {
+			continue
+		}
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("pipeline: %q not found in the build's PATH: %w", name, exec.ErrNotFound)
+}

@@ -1,0 +1,71 @@
+// Package providertest finds the shared webhook corpus for the providers'
+// tests. It is imported only by tests.
+package providertest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// CorpusDir returns the corpus directory (the one holding github/, gitlab/
+// and signatures/): $HOOKTRIGGER_CORPUS if set, else the first
+// shared/corpus found walking up from the working directory. It skips the
+// test when there is none.
+func CorpusDir(tb testing.TB) string {
+	tb.Helper()
+	if dir := os.Getenv("HOOKTRIGGER_CORPUS"); dir != "" {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir
+		}
+		tb.Skipf("HOOKTRIGGER_CORPUS=%s is not a directory; skipping corpus test", dir)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Skipf("no working directory (%v); skipping corpus test", err)
+	}
+	for dir := wd; ; {
+		c := filepath.Join(dir, "shared", "corpus")
+		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+			return c
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	tb.Skip("webhook corpus not found: no shared/corpus above the package directory and HOOKTRIGGER_CORPUS unset; skipping corpus test")
+	return ""
+}
+
+// MustRead returns the content of the corpus file at rel (slash-separated,
+// relative to CorpusDir).
+func MustRead(tb testing.TB, rel string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(CorpusDir(tb), filepath.FromSlash(rel)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// Glob returns the corpus files matching pattern (slash-separated, relative
+// to CorpusDir), relative to CorpusDir with slashes.
+func Glob(tb testing.TB, pattern string) []string {
+	tb.Helper()
+	dir := CorpusDir(tb)
+	matches, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(pattern)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make([]string, 0, len(matches))
+	for _, m := range matches {
+		rel, err := filepath.Rel(dir, m)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, filepath.ToSlash(rel))
+	}
+	return out
+}
