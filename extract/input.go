@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/antchfx/xmlquery"
 )
@@ -15,7 +16,7 @@ import (
 // for form posts, form fields. The JSON validation, the decoded JSON document
 // and the parsed XML tree are built lazily, at most once per Input, and
 // shared by every Variable resolved on it. An Input is safe for concurrent
-// use; it keeps its own copy of the body, so the caller may reuse its buffer.
+// use.
 type Input struct {
 	body   string // the body jsonpath/gjson/xpath see
 	header http.Header
@@ -25,6 +26,7 @@ type Input struct {
 	jsonOnce sync.Once
 	rootKind byte // first byte of the JSON value: '{', '[', '"', ...
 	top      []member
+	topBuf   [16]member
 	jsonErr  error
 
 	docOnce  sync.Once
@@ -41,7 +43,9 @@ type Input struct {
 // is application/x-www-form-urlencoded, the form fields are parsed from body
 // (for form variables), and if the form has a "payload" field (GitHub's form
 // deliveries) its value is the body that jsonpath, gjson and xpath variables
-// see. header and query are not modified and must not be modified later.
+// see. NewInput does not copy body: string values resolved from it share
+// its memory, so the caller must not modify body (nor header and query)
+// after the call.
 func NewInput(body []byte, header http.Header, query url.Values) *Input {
 	in := &Input{header: header, query: query}
 	if isForm(header) {
@@ -52,7 +56,9 @@ func NewInput(body []byte, header http.Header, query url.Values) *Input {
 			return in
 		}
 	}
-	in.body = string(body)
+	in.body = unsafe.String(unsafe.SliceData(body), len(body))
+	in.bodyB = body
+	in.bodyOnce.Do(func() {})
 	return in
 }
 
@@ -82,7 +88,7 @@ func (in *Input) DecodeCount() int { return int(in.decodes.Load()) }
 // validJSON validates the body once and returns the top-level member index.
 func (in *Input) validJSON() ([]member, error) {
 	in.jsonOnce.Do(func() {
-		in.top, in.jsonErr = scanJSON(in.body)
+		in.top, in.jsonErr = scanJSON(in.body, in.topBuf[:0])
 		if in.jsonErr == nil {
 			in.rootKind = in.body[skipWS(in.body, 0)]
 		}

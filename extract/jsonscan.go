@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -49,7 +50,7 @@ func malformedJSON(s string, off int, msg string) error {
 // nesting bound) in one pass without recursion and, when the root is an
 // object, records its members so that singular queries start at the right
 // member instead of scanning the whole document.
-func scanJSON(s string) (top []member, err error) {
+func scanJSON(s string, top []member) ([]member, error) {
 	var stackBuf [32]byte
 	stack := stackBuf[:0]
 	n := len(s)
@@ -184,6 +185,18 @@ func scanString(s string, i int) (int, bool, bool) {
 	esc := false
 	i++
 	for i < len(s) {
+		// Skip 8 plain bytes at a time (no '"', '\\' or control character).
+		for i+8 <= len(s) {
+			x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+			q, bs := x^(lsb*'"'), x^(lsb*'\\')
+			if ((x-lsb*0x20)&^x|(q-lsb)&^q|(bs-lsb)&^bs)&msb != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		switch {
 		case c == '"':
@@ -218,6 +231,15 @@ func scanString(s string, i int) (int, bool, bool) {
 	}
 	return i, esc, false
 }
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// The string scan tests 8 bytes at once: (v-lsb*n)&^v&msb is non-zero when
+// some byte of v is below n (n <= 128), so with v = x^(lsb*c) when some
+// byte of x equals c. False positives only follow a true hit.
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
