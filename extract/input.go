@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -23,11 +24,12 @@ type Input struct {
 	query  url.Values
 	form   url.Values // nil unless the body is x-www-form-urlencoded
 
-	jsonOnce sync.Once
-	rootKind byte // first byte of the JSON value: '{', '[', '"', ...
-	top      []member
-	topBuf   [16]member
-	jsonErr  error
+	jsonOnce   sync.Once
+	rootKind   byte // first byte of the JSON value: '{', '[', '"', ...
+	top        []member
+	topBuf     [16]member
+	jsonErr    error
+	containers int
 
 	docOnce  sync.Once
 	doc      *document
@@ -88,7 +90,7 @@ func (in *Input) DecodeCount() int { return int(in.decodes.Load()) }
 // validJSON validates the body once and returns the top-level member index.
 func (in *Input) validJSON() ([]member, error) {
 	in.jsonOnce.Do(func() {
-		in.top, in.jsonErr = scanJSON(in.body, in.topBuf[:0])
+		in.top, in.containers, in.jsonErr = scanJSON(in.body, in.topBuf[:0])
 		if in.jsonErr == nil {
 			in.rootKind = in.body[skipWS(in.body, 0)]
 		}
@@ -100,6 +102,9 @@ func (in *Input) validJSON() ([]member, error) {
 func (in *Input) document() (*document, error) {
 	if _, err := in.validJSON(); err != nil {
 		return nil, err
+	}
+	if in.containers > maxDecodeContainers {
+		return nil, fmt.Errorf("%w: the body has %d objects and arrays, more than %d can be decoded for an indefinite JSONPath query", ErrTooLarge, in.containers, maxDecodeContainers)
 	}
 	in.docOnce.Do(func() {
 		in.decodes.Add(1)

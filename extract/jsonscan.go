@@ -16,6 +16,12 @@ import (
 // package (or in the libraries it drives) can be pushed past it.
 const maxDepth = 1000
 
+// maxDecodeContainers bounds the objects and arrays of a body that is
+// decoded for an indefinite JSONPath query: decoded, each costs a Go map or
+// slice (a few hundred bytes), so this bounds the memory of decoding
+// (ErrTooLarge). Singular queries and gjson never decode and are not bound.
+const maxDecodeContainers = 250_000
+
 // member is one member of the top-level JSON object, as raw text.
 type member struct {
 	key string // raw key text without quotes
@@ -50,7 +56,8 @@ func malformedJSON(s string, off int, msg string) error {
 // nesting bound) in one pass without recursion and, when the root is an
 // object, records its members so that singular queries start at the right
 // member instead of scanning the whole document.
-func scanJSON(s string, top []member) ([]member, error) {
+func scanJSON(s string, top []member) ([]member, int, error) {
+	containers := 0
 	var stackBuf [32]byte
 	stack := stackBuf[:0]
 	n := len(s)
@@ -59,8 +66,8 @@ func scanJSON(s string, top []member) ([]member, error) {
 	var curKey string
 	var curEsc bool
 	valStart := 0
-	fail := func(off int, format string, args ...any) ([]member, error) {
-		return nil, malformedJSON(s, off, fmt.Sprintf(format, args...))
+	fail := func(off int, format string, args ...any) ([]member, int, error) {
+		return nil, 0, malformedJSON(s, off, fmt.Sprintf(format, args...))
 	}
 value:
 	i = skipWS(s, i)
@@ -76,6 +83,7 @@ value:
 			return fail(i, "exceeded maximum nesting depth %d", maxDepth)
 		}
 		stack = append(stack, c)
+		containers++
 		i = skipWS(s, i+1)
 		if i < n && (s[i] == '}' && c == '{' || s[i] == ']' && c == '[') {
 			i++
@@ -122,7 +130,7 @@ after:
 		if i != n {
 			return fail(i, "invalid character %q after top-level value", s[i])
 		}
-		return top, nil
+		return top, containers, nil
 	}
 	if len(stack) == 1 && rootObj {
 		top = append(top, member{key: curKey, esc: curEsc, val: s[valStart:i]})
