@@ -360,3 +360,16 @@ func TestDecodeOnce(t *testing.T) {
 		t.Errorf("singular query decoded the body %d times", n)
 	}
 }
+
+// TestCorpus_FlattenAll resolves "$" and "$..*" on every GitHub payload of
+// the corpus: real payloads stay far inside the flattening bounds.
+func TestCorpus_FlattenAll(t *testing.T) {
+	all := MustCompile(t, extract.Spec{Name: "p", JSONPath: "$"})
+	desc := MustCompile(t, extract.Spec{Name: "d", JSONPath: "$..*"})
+	for _, body := range corpusPayloads(t) {
+		in := extract.NewInput(body, nil, nil)
+		if _, err := extract.ResolveAll([]*extract.Variable{all, desc}, in); err != nil {
+			t.Fatalf("%.80s…: %v", body, err)
+		}
+	}
+}
