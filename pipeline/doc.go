@@ -27,12 +27,14 @@
 //
 //	payload     the raw request body, byte for byte   ($HOOKTRIGGER_PAYLOAD)
 //	vars.json   a JSON object of all variables          ($HOOKTRIGGER_VARS)
-//	vars/NAME   each variable's value, byte for byte    ($HOOKTRIGGER_VARS_DIR)
+//	vars/NAME   the value, byte for byte, of each variable that is not in
+//	            the environment under its own name     ($HOOKTRIGGER_VARS_DIR)
 //
 // vars.json is valid JSON, so bytes of a value that are not UTF-8 become
-// U+FFFD there; vars/NAME always holds the exact bytes. Variables whose
-// names are not valid environment names ([A-Za-z_][A-Za-z0-9_]*) are in
-// vars.json only.
+// U+FFFD there; the environment and vars/NAME hold the exact bytes. The
+// vars directory exists only when it has files (a variable named other than
+// [A-Za-z0-9_]+ is in vars.json only). Not every variable gets a file,
+// because GWT-style flattening can make hundreds of them per delivery.
 //
 // # Environment
 //

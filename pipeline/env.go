@@ -67,6 +67,12 @@ func validEnvName(name string) bool {
 	return true
 }
 
+// validFileName reports whether name matches [A-Za-z0-9_]+, the names
+// hooktrigger sanitises variables to, and so is safe as a file name.
+func validFileName(name string) bool {
+	return name != "" && validEnvName("_"+name)
+}
+
 // safeVarName reports whether a delivery variable named name may appear in
 // the environment at all (it is in the files either way).
 func safeVarName(name string) bool {
@@ -78,8 +84,8 @@ func safeVarName(name string) bool {
 		!unsafeVarNames[name]
 }
 
-// VarsDir returns the directory holding one file per variable that
-// Execute writes beside varsFile: "vars" in the same directory.
+// VarsDir returns the directory, "vars" beside varsFile, in which Execute
+// writes the value of each variable missing from the environment.
 func VarsDir(varsFile string) string {
 	return filepath.Join(filepath.Dir(varsFile), "vars")
 }
@@ -92,6 +98,15 @@ func VarsDir(varsFile string) string {
 // BuildEnv reads the parent environment but writes nothing; the precedence
 // of the sources is described in the package documentation.
 func BuildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env []string, fileOnly []string) {
+	env, fileOnly, _ = buildEnv(cmd, job, varsFile, payloadFile)
+	return env, fileOnly
+}
+
+// buildEnv is BuildEnv that also returns the names of the variables whose
+// value is not in the environment under their name, for whatever reason
+// (too large, a NUL, a refused or invalid name, run.env), as far as the
+// names are [A-Za-z0-9_]+: Execute writes their values to VarsDir.
+func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOnly, missing []string) {
 	m := make(map[string]string)
 
 	// 1. The parent's environment, by name only.
@@ -216,13 +231,20 @@ func BuildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env []strin
 	}
 	sort.Strings(fileOnly)
 	m[EnvFileOnlyVars] = strings.Join(fileOnly, " ")
+	for k, v := range job.Vars {
+		if validFileName(k) {
+			if got, ok := m[k]; !ok || got != v {
+				missing = append(missing, k)
+			}
+		}
+	}
 
 	env = make([]string, 0, len(m))
 	for k, v := range m {
 		env = append(env, k+"="+v)
 	}
 	sort.Strings(env)
-	return env, fileOnly
+	return env, fileOnly, missing
 }
 
 // entrySize is what "k=v" costs in execve's argument space.

@@ -63,6 +63,7 @@ func TestExecute_Environment(t *testing.T) {
 		meta    map[string]string
 		want    map[string]string // entries that must be there with these values
 		absent  []string          // names that must not be there
+		inDir   []string          // variables whose value must be in vars/NAME
 	}{
 		{
 			name:   "DefaultInheritsNoSecret",
@@ -91,6 +92,7 @@ func TestExecute_Environment(t *testing.T) {
 			runEnv: map[string]string{"GOFLAGS": "-mod=mod", "ref": "from-run-env", "LANG": "de_DE.UTF-8"},
 			vars:   map[string]string{"ref": "from-payload", "sha": "abc"},
 			want:   map[string]string{"GOFLAGS": "-mod=mod", "ref": "from-run-env", "sha": "abc", "LANG": "de_DE.UTF-8"},
+			inDir:  []string{"ref"},
 		},
 		{
 			name: "VariablesCannotTakeHooktriggerOrUnsafeNames",
@@ -101,6 +103,7 @@ func TestExecute_Environment(t *testing.T) {
 			meta:   map[string]string{"RUN_ID": "42", "HOOKTRIGGER_TRIGGER": "app"},
 			want:   map[string]string{"HOOKTRIGGER_RUN_ID": "42", "HOOKTRIGGER_TRIGGER": "app", "PATH": os.Getenv("PATH"), "ok_1": "fine"},
 			absent: []string{"LD_PRELOAD", "BASH_ENV", "1bad", "bad-name"},
+			inDir:  []string{"HOOKTRIGGER_RUN_ID", "HOOKTRIGGER_VARS", "PATH", "LD_PRELOAD", "BASH_ENV", "1bad"},
 		},
 		{
 			name:   "VariableOverridesInheritedLANG",
@@ -150,6 +153,14 @@ func TestExecute_Environment(t *testing.T) {
 			}
 			if !mapsEqual(vars, want) {
 				t.Errorf("vars file = %q, want %q", vars, want)
+			}
+			for _, name := range tt.inDir {
+				if b, err := os.ReadFile(filepath.Join(got["HOOKTRIGGER_VARS_DIR"], name)); err != nil || string(b) != tt.vars[name] {
+					t.Errorf("vars/%s = %q (err %v), want %q", name, b, err, tt.vars[name])
+				}
+			}
+			if entries, _ := os.ReadDir(got["HOOKTRIGGER_VARS_DIR"]); len(entries) != len(tt.inDir) {
+				t.Errorf("vars/ holds %d files, want %d", len(entries), len(tt.inDir))
 			}
 			for _, name := range []string{got["HOOKTRIGGER_VARS"], got["HOOKTRIGGER_PAYLOAD"]} {
 				if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != 0o600 {
@@ -215,9 +226,9 @@ func TestExecute_Injection(t *testing.T) {
 set -e
 for n in subst backtick semicolon andand newline pipe flag quotes glob junk big empty; do
 	printenv "$n" > "$OUT/$n.env"
-	cat "$HOOKTRIGGER_VARS_DIR/$n" > "$OUT/$n.file"
 done
 echo "$subst" $backtick $semicolon "$andand" $newline $flag $quotes > /dev/null
+cp "$HOOKTRIGGER_VARS" "$OUT/vars.json"
 cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"
 `, Env: map[string]string{"OUT": out}}
 			},
@@ -227,7 +238,7 @@ cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"
 			// environment out, its script being fixed text.
 			name: "Argv",
 			cmd: func(out string) pipeline.Command {
-				return pipeline.Command{Argv: []string{"/bin/sh", "-c", `for n in "$@"; do printenv "$n" > "$OUT/$n.env"; cat "$HOOKTRIGGER_VARS_DIR/$n" > "$OUT/$n.file"; done; cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"`,
+				return pipeline.Command{Argv: []string{"/bin/sh", "-c", `for n in "$@"; do printenv "$n" > "$OUT/$n.env"; done; cp "$HOOKTRIGGER_VARS" "$OUT/vars.json"; cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"`,
 					"sh", "subst", "backtick", "semicolon", "andand", "newline", "pipe", "flag", "quotes", "glob", "junk", "big", "empty"},
 					Env: map[string]string{"OUT": out}}
 			},
@@ -251,15 +262,12 @@ cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"
 				if got := mustRead(t, filepath.Join(out, name+".env")); string(got) != v+"\n" {
 					t.Errorf("%s through the environment: got %d bytes %.60q, want %d bytes %.60q", name, len(got), got, len(v)+1, v+"\n")
 				}
-				if got := mustRead(t, filepath.Join(out, name+".file")); string(got) != v {
-					t.Errorf("%s through the vars directory: got %.60q, want %.60q", name, got, v)
-				}
 			}
 			if got := mustRead(t, filepath.Join(out, "payload")); !bytes.Equal(got, job.Payload) {
 				t.Errorf("payload file differs: %d bytes, want %d", len(got), len(job.Payload))
 			}
 			var fromJSON map[string]string
-			if err := json.Unmarshal(mustRead(t, filepath.Join(job.RunDir, pipeline.VarsFile)), &fromJSON); err != nil {
+			if err := json.Unmarshal(mustRead(t, filepath.Join(out, "vars.json")), &fromJSON); err != nil {
 				t.Fatal(err)
 			}
 			for name, v := range vars {
@@ -342,12 +350,16 @@ func TestExecute_OversizedVariables(t *testing.T) {
 				if fromJSON[name] != v && !strings.ContainsRune(v, 0) {
 					t.Errorf("%s: vars.json holds %d bytes, want %d", name, len(fromJSON[name]), len(v))
 				}
-				if got := mustRead(t, filepath.Join(env["HOOKTRIGGER_VARS_DIR"], name)); string(got) != v {
-					t.Errorf("%s: vars/%s holds %d bytes, want %d", name, name, len(got), len(v))
-				}
 				fileOnly := slices.Contains(res.FileOnly, name)
 				if e, ok := env[name]; fileOnly == ok || (ok && e != v) {
 					t.Errorf("%s: in env %v (%d bytes), file only %v", name, ok, len(e), fileOnly)
+				}
+				got, err := os.ReadFile(filepath.Join(env["HOOKTRIGGER_VARS_DIR"], name))
+				if fileOnly && string(got) != v {
+					t.Errorf("%s: vars/%s holds %d bytes (err %v), want %d", name, name, len(got), err, len(v))
+				}
+				if !fileOnly && err == nil {
+					t.Errorf("%s: in the environment and in vars/", name)
 				}
 			}
 		})

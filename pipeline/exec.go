@@ -116,11 +116,11 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 
 	payloadFile := filepath.Join(job.RunDir, PayloadFile)
 	varsFile := filepath.Join(job.RunDir, VarsFile)
-	if err := writeJobFiles(job, payloadFile, varsFile); err != nil {
+	env, fileOnly, missing := buildEnv(cmd, job, varsFile, payloadFile)
+	res.FileOnly = fileOnly
+	if err := writeJobFiles(job, payloadFile, varsFile, missing); err != nil {
 		return fail(err)
 	}
-	env, fileOnly := BuildEnv(cmd, job, varsFile, payloadFile)
-	res.FileOnly = fileOnly
 
 	dir := cmd.Dir
 	if dir == "" {
@@ -307,9 +307,9 @@ func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *erro
 }
 
 // writeJobFiles creates the run directory and writes the payload, the
-// JSON variables file and one file per variable, all readable by the
-// owner only.
-func writeJobFiles(job *Job, payloadFile, varsFile string) error {
+// JSON variables file and, in VarsDir, a file for each variable named in
+// missing, all readable by the owner only.
+func writeJobFiles(job *Job, payloadFile, varsFile string, missing []string) error {
 	if err := os.MkdirAll(job.RunDir, 0o700); err != nil {
 		return fmt.Errorf("pipeline: run directory: %w", err)
 	}
@@ -329,18 +329,19 @@ func writeJobFiles(job *Job, payloadFile, varsFile string) error {
 	if err := writePrivate(varsFile, buf.Bytes()); err != nil {
 		return err
 	}
+	// A run directory used before may hold files of another delivery.
 	dir := VarsDir(varsFile)
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("pipeline: variables directory: %w", err)
 	}
+	if len(missing) == 0 {
+		return nil
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("pipeline: variables directory: %w", err)
 	}
-	for k, v := range job.Vars {
-		if !validEnvName(k) {
-			continue // not a safe file name either; in the JSON file only
-		}
-		if err := writePrivate(filepath.Join(dir, k), []byte(v)); err != nil {
+	for _, k := range missing {
+		if err := writePrivate(filepath.Join(dir, k), []byte(job.Vars[k])); err != nil {
 			return err
 		}
 	}
