@@ -192,11 +192,11 @@ func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOn
 		if _, taken := fixed[k]; taken {
 			continue // run.env sets it
 		}
-		if _, set := m[k]; set {
-			// The parent's value (PATH, HOME … are refused above; others
+		if old, set := m[k]; set {
+			// An inherited value (PATH, HOME … are refused above; others
 			// such as LANG may be overridden by a variable).
 			delete(m, k)
-			budget += entrySize(k, os.Getenv(k))
+			budget += entrySize(k, old)
 		}
 		size := entrySize(k, v)
 		if strings.ContainsRune(v, 0) || size-ptrSize > maxArgStrlen {

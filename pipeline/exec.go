@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -166,7 +167,23 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		Stderr:      pw,
 		SysProcAttr: groupAttr(),
 	}
-	err = c.Start()
+	// Pdeathsig fires when the thread that forked the child exits, not the
+	// process; Go ends a thread when a goroutine locked to it returns. So
+	// start and wait on one locked thread, which then lives as long as the
+	// child does.
+	startErr := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := c.Start(); err != nil {
+			startErr <- err
+			return
+		}
+		startErr <- nil
+		exited <- c.Wait()
+	}()
+	err = <-startErr
 	pw.Close()
 	if err != nil {
 		pr.Close()
@@ -174,24 +191,22 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		return fail(fmt.Errorf("pipeline: start %s: %w", argv[0], err))
 	}
 	res.Started = time.Now()
-	pgid := c.Process.Pid
-	drained := make(chan struct{})
-	go func() {
-		lc.drain(pr)
-		close(drained)
-	}()
-	exited := make(chan error, 1)
-	go func() { exited <- c.Wait() }()
-	if job.Started != nil {
-		job.Started(pgid)
-	}
-
 	var timeout <-chan time.Time
 	if cmd.Timeout > 0 {
 		t := time.NewTimer(cmd.Timeout)
 		defer t.Stop()
 		timeout = t.C
 	}
+	pgid := c.Process.Pid
+	drained := make(chan struct{})
+	go func() {
+		lc.drain(pr)
+		close(drained)
+	}()
+	if job.Started != nil {
+		job.Started(pgid)
+	}
+
 	var (
 		waitErr    error
 		leaderDone bool

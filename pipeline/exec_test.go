@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -403,6 +404,69 @@ func TestExecute_LogReadableDuringRun(t *testing.T) {
 	if got := string(mustRead(t, job.LogPath)); got != "first\nsecond\n" {
 		t.Errorf("log = %q", got)
 	}
+}
+
+// A process that leaves the group (setsid) keeps the log pipe open; Execute
+// stops waiting for the log shortly after the group is gone.
+func TestExecute_EscapedProcessHoldingLog(t *testing.T) {
+	t.Parallel()
+	job := newJob(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cmd := &pipeline.Command{
+		Script: `setsid sleep 30 & echo $! > "$PIDFILE"; echo out`,
+		Env:    map[string]string{"PIDFILE": pidFile},
+	}
+	start := time.Now()
+	res := pipeline.Execute(t.Context(), cmd, job)
+	if pid := readPid(t, pidFile); pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL) // the escaped process is ours to end
+	}
+	if res.Outcome != pipeline.OutcomeSucceeded {
+		t.Errorf("outcome %q (err %v)", res.Outcome, res.Err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("Execute took %v with an escaped process holding the log", el)
+	}
+	if log := string(mustRead(t, job.LogPath)); log != "out\n" {
+		t.Errorf("log = %q", log)
+	}
+}
+
+// TestHelperExecute is not a test: TestExecute_ParentDies runs the test
+// binary as a stand-in hooktrigger that executes a build and gets killed.
+func TestHelperExecute(t *testing.T) {
+	pidFile := os.Getenv("HELPER_PIDFILE")
+	if pidFile == "" {
+		t.Skip("helper process only")
+	}
+	job := newJob(t)
+	cmd := &pipeline.Command{Script: `echo $$ > "$PIDFILE.tmp"; mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 30`,
+		Env: map[string]string{"PIDFILE": pidFile}}
+	pipeline.Execute(t.Context(), cmd, job)
+}
+
+// A build does not outlive hooktrigger: when the process running Execute
+// dies, the kernel kills the build (Pdeathsig).
+func TestExecute_ParentDies(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	helper := exec.Command(os.Args[0], "-test.run=^TestHelperExecute$")
+	helper.Env = append(os.Environ(), "HELPER_PIDFILE="+pidFile)
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, pidFile)
+	child := readPid(t, pidFile)
+	helper.Process.Kill()
+	helper.Wait()
+	for range 200 {
+		if processGone(child) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	syscall.Kill(child, syscall.SIGKILL)
+	t.Errorf("build %d outlived the process that ran it", child)
 }
 
 // BenchmarkExecuteTrue measures Execute of /bin/true, files and log
