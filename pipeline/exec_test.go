@@ -413,7 +413,8 @@ func TestExecute_EscapedProcessHoldingLog(t *testing.T) {
 	job := newJob(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	cmd := &pipeline.Command{
-		Script: `setsid sleep 30 & echo $! > "$PIDFILE"; echo out`,
+		Script: `setsid sh -c 'echo $$ > "$PIDFILE.tmp"; mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 30' &
+while [ ! -e "$PIDFILE" ]; do sleep 0.01; done; echo out`,
 		Env:    map[string]string{"PIDFILE": pidFile},
 	}
 	start := time.Now()
