@@ -415,7 +415,7 @@ func TestExecute_EscapedProcessHoldingLog(t *testing.T) {
 	cmd := &pipeline.Command{
 		Script: `setsid sh -c 'echo $$ > "$PIDFILE.tmp"; mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 30' &
 while [ ! -e "$PIDFILE" ]; do sleep 0.01; done; echo out`,
-		Env:    map[string]string{"PIDFILE": pidFile},
+		Env: map[string]string{"PIDFILE": pidFile},
 	}
 	start := time.Now()
 	res := pipeline.Execute(t.Context(), cmd, job)
