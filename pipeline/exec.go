@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +32,7 @@ type Command struct {
 // Job is one execution of a Command.
 type Job struct {
 	RunDir  string            // per-run directory, created by Execute if missing; holds the payload and variable files
-	LogPath string            // the build's stdout and stderr, interleaved; created or truncated
+	LogPath string            // the build's stdout and stderr, interleaved; replaced by a new file
 	Vars    map[string]string // the delivery's variables
 	Meta    map[string]string // HOOKTRIGGER_* entries (RUN_ID, TRIGGER, EVENT …), with or without the prefix
 	Payload []byte            // raw body, written to $RunDir/payload
@@ -138,9 +139,9 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	if err := os.MkdirAll(filepath.Dir(job.LogPath), 0o700); err != nil {
 		return fail(fmt.Errorf("pipeline: log directory: %w", err))
 	}
-	logf, err := os.OpenFile(job.LogPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	logf, err := createPrivate(job.LogPath)
 	if err != nil {
-		return fail(fmt.Errorf("pipeline: open log: %w", err))
+		return fail(err)
 	}
 	defer logf.Close()
 	lc := &logCapture{f: logf, max: cmd.MaxLog}
@@ -363,11 +364,11 @@ func writeJobFiles(job *Job, payloadFile, varsFile string, missing []string) err
 	return nil
 }
 
-// writePrivate writes data to name with mode 0600.
+// writePrivate writes data to a new file name with mode 0600.
 func writePrivate(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := createPrivate(name)
 	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
+		return err
 	}
 	_, err = f.Write(data)
 	if cerr := f.Close(); err == nil {
@@ -377,6 +378,21 @@ func writePrivate(name string, data []byte) error {
 		return fmt.Errorf("pipeline: write %s: %w", name, err)
 	}
 	return nil
+}
+
+// createPrivate replaces name by a new empty file of mode 0600. Removing
+// the old file rather than truncating it means a reused run directory
+// neither keeps a wider mode nor follows a planted symlink, and spares
+// ext4 the flush it forces when a file is truncated and rewritten.
+func createPrivate(name string) (*os.File, error) {
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	return f, nil
 }
 
 // lookPath finds name in the PATH of the child's environment env (not
