@@ -55,7 +55,7 @@ const (
 type Result struct {
 	Outcome   Outcome
 	ExitCode  int      // -1 if killed by a signal or not started
-	Signal    string   // "SIGTERM"/"SIGKILL" when hooktrigger stopped it, or the signal that killed it
+	Signal    string   // when timed out or cancelled, the last signal sent to the group ("SIGTERM" or "SIGKILL"); else the signal that killed it, if one did
 	Err       error    // why it could not start; the context's cause when cancelled
 	FileOnly  []string // variables passed only through the files (too large for the environment)
 	Truncated bool     // the log reached Command.MaxLog
@@ -293,6 +293,7 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *error, leaderDone bool) syscall.Signal {
 	sent := syscall.SIGTERM
 	signalGroup(pgid, sent)
+	signalGroup(pgid, syscall.SIGCONT) // a stopped process acts on SIGTERM only once continued
 	deadline := time.NewTimer(grace)
 	defer deadline.Stop()
 	poll := time.Millisecond

@@ -202,6 +202,17 @@ func TestExecute_Timeout(t *testing.T) {
 			maxElapsed: 5 * time.Second,
 			wantLog:    "got TERM\n",
 		},
+		{
+			// A stopped process is continued, so SIGTERM ends it without
+			// waiting out the grace.
+			name:       "StoppedGrandchild",
+			script:     `sleep 100 & kill -STOP $!; echo $! > "$PIDFILE"; wait`,
+			timeout:    200 * time.Millisecond,
+			grace:      20 * time.Second,
+			wantSignal: "SIGTERM",
+			minElapsed: 200 * time.Millisecond,
+			maxElapsed: 5 * time.Second,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
