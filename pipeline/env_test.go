@@ -399,3 +399,47 @@ func TestBuildEnv_Limits(t *testing.T) {
 		t.Error("output not sorted")
 	}
 }
+
+// FuzzBuildEnv checks the environment's invariants for any variables:
+// execve accepts it, no name appears twice, hooktrigger's entries cannot
+// be forged, and each file-only variable is really absent.
+func FuzzBuildEnv(f *testing.F) {
+	f.Add("ref", "refs/heads/main", uint16(1), uint32(0))
+	f.Add("HOOKTRIGGER_RUN_ID", "forged", uint16(3), uint32(0))
+	f.Add("big", "x", uint16(40), uint32(60<<10))
+	f.Add("v", "a\x00b", uint16(2), uint32(130<<10))
+	f.Fuzz(func(t *testing.T, name, value string, n uint16, pad uint32) {
+		vars := map[string]string{name: value}
+		value += strings.Repeat("p", int(pad%(200<<10)))
+		for i := range int(n % 64) {
+			vars[name+"_"+strings.Repeat("i", i)] = value
+		}
+		job := &pipeline.Job{Vars: vars, Meta: map[string]string{"RUN_ID": "42"}}
+		env, fileOnly := pipeline.BuildEnv(&pipeline.Command{Argv: []string{"true"}}, job, "/r/vars.json", "/r/payload")
+		total := 0
+		for _, kv := range env {
+			if strings.IndexByte(kv, 0) >= 0 || len(kv)+1 > 128<<10 {
+				t.Fatalf("entry execve refuses: %.40q (%d bytes)", kv, len(kv))
+			}
+			total += len(kv) + 1 + 8
+		}
+		if total > 1<<20 {
+			t.Fatalf("environment of %d bytes", total)
+		}
+		m := envMap(t, env)
+		if m["HOOKTRIGGER_RUN_ID"] != "42" || m["HOOKTRIGGER_VARS"] != "/r/vars.json" || m["HOOKTRIGGER_PAYLOAD"] != "/r/payload" {
+			t.Fatalf("hooktrigger entries overridden: %q %q %q", m["HOOKTRIGGER_RUN_ID"], m["HOOKTRIGGER_VARS"], m["HOOKTRIGGER_PAYLOAD"])
+		}
+		if m["HOOKTRIGGER_FILE_ONLY_VARS"] != strings.Join(fileOnly, " ") {
+			t.Fatalf("HOOKTRIGGER_FILE_ONLY_VARS = %q, FileOnly = %q", m["HOOKTRIGGER_FILE_ONLY_VARS"], fileOnly)
+		}
+		for _, k := range fileOnly {
+			if _, ok := vars[k]; !ok {
+				t.Fatalf("file-only %q is no variable", k)
+			}
+			if _, ok := m[k]; ok {
+				t.Fatalf("file-only %q is in the environment", k)
+			}
+		}
+	})
+}
