@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -503,4 +504,37 @@ func BenchmarkBareExecTrue(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// parallelWorkers is the number of Executes at once in the parallel
+// benchmarks, as with "workers: 16".
+const parallelWorkers = 16
+
+// BenchmarkExecuteTrueParallel is BenchmarkExecuteTrue with 16 at once.
+func BenchmarkExecuteTrueParallel(b *testing.B) {
+	b.SetParallelism((parallelWorkers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	cmd := &pipeline.Command{Argv: []string{"/bin/true"}}
+	b.RunParallel(func(pb *testing.PB) {
+		job := newJob(b)
+		job.Vars = map[string]string{"ref": "refs/heads/main"}
+		for pb.Next() {
+			if res := pipeline.Execute(b.Context(), cmd, job); res.Outcome != pipeline.OutcomeSucceeded {
+				b.Errorf("outcome %q (err %v)", res.Outcome, res.Err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkBareExecTrueParallel is BenchmarkBareExecTrue with 16 at once.
+func BenchmarkBareExecTrueParallel(b *testing.B) {
+	b.SetParallelism((parallelWorkers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := exec.Command("/bin/true").Run(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
