@@ -36,6 +36,8 @@ const (
 	minArgSpace  = 32 * 4096
 	maxArgSpace  = 6 << 20
 	ptrSize      = 8
+
+	maxFileOnlyList = 64 << 10 // longest HOOKTRIGGER_FILE_ONLY_VARS
 )
 
 // unsafeVarNames are names a variable may never set in the environment,
@@ -213,14 +215,14 @@ func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOn
 	})
 	// HOOKTRIGGER_FILE_ONLY_VARS needs room for every name that may end up
 	// in it; reserve for the worst case, all candidate names.
-	reserve := entrySize(EnvFileOnlyVars, "")
+	reserve := int64(0)
 	for _, k := range fileOnly {
 		reserve += int64(len(k)) + 1
 	}
 	for _, c := range cands {
 		reserve += int64(len(c.k)) + 1
 	}
-	budget -= reserve
+	budget -= entrySize(EnvFileOnlyVars, "") + min(reserve, maxFileOnlyList)
 	for _, c := range cands {
 		if c.size <= budget {
 			m[c.k] = c.v
@@ -230,7 +232,7 @@ func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOn
 		}
 	}
 	sort.Strings(fileOnly)
-	m[EnvFileOnlyVars] = strings.Join(fileOnly, " ")
+	m[EnvFileOnlyVars] = fileOnlyList(fileOnly)
 	for k, v := range job.Vars {
 		if validFileName(k) {
 			if got, ok := m[k]; !ok || got != v {
@@ -245,6 +247,25 @@ func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOn
 	}
 	sort.Strings(env)
 	return env, fileOnly, missing
+}
+
+// fileOnlyList is the value of HOOKTRIGGER_FILE_ONLY_VARS: the names,
+// space-separated, cut at a name boundary and ended with " ..." when they
+// would take more than maxFileOnlyList bytes (the log and VarsDir still
+// name them all).
+func fileOnlyList(names []string) string {
+	var b strings.Builder
+	for i, k := range names {
+		if b.Len()+1+len(k)+len(" ...") > maxFileOnlyList {
+			b.WriteString(" ...")
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+	}
+	return b.String()
 }
 
 // entrySize is what "k=v" costs in execve's argument space.

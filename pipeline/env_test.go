@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -442,4 +443,36 @@ func FuzzBuildEnv(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Thousands of variables: the list of file-only names is itself bounded,
+// ending in " ..." when cut, and Result.FileOnly still has them all.
+func TestBuildEnv_ManyVariables(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{}
+	for i := range 30000 {
+		vars["var_"+strings.Repeat("x", i%5)+"_"+strconv.Itoa(i)] = strings.Repeat("v", 100)
+	}
+	env, fileOnly := pipeline.BuildEnv(&pipeline.Command{Script: "true"}, &pipeline.Job{Vars: vars}, "/r/vars.json", "/r/payload")
+	m := envMap(t, env)
+	total := 0
+	for _, kv := range env {
+		total += len(kv) + 1 + 8
+	}
+	list := m["HOOKTRIGGER_FILE_ONLY_VARS"]
+	if total > 1<<20 || len(list) > 64<<10 {
+		t.Errorf("environment %d bytes, file-only list %d bytes", total, len(list))
+	}
+	if !strings.HasSuffix(list, " ...") || !strings.HasPrefix(strings.Join(fileOnly, " "), strings.TrimSuffix(list, " ...")+" ") {
+		t.Errorf("list %.60q … %q is not a cut of FileOnly", list, list[max(0, len(list)-30):])
+	}
+	byFile := make(map[string]bool, len(fileOnly))
+	for _, k := range fileOnly {
+		byFile[k] = true
+	}
+	for name := range vars {
+		if _, ok := m[name]; ok == byFile[name] {
+			t.Fatalf("%s: in env %v and in FileOnly %v", name, ok, !ok)
+		}
+	}
 }
