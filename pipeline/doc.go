@@ -50,7 +50,9 @@
 //     HOOKTRIGGER_* name, nor one that changes how the loader or a shell
 //     behaves before the build runs (PATH, HOME, TMPDIR, SHELL, IFS, ENV,
 //     BASH_ENV, LD_*, GLIBC_TUNABLES, GIT_CONFIG_* …): such variables are
-//     in the files only. Invalid names are skipped.
+//     in the files only, as are variables with names that are not valid
+//     environment names. Other inherited names (LANG, TZ …) a variable may
+//     override.
 //  3. run.env (Command.Env): the administrator's literal values; they
 //     override inherited names and variables.
 //  4. hooktrigger's entries, which nothing overrides: Job.Meta (the keys
@@ -63,10 +65,10 @@
 // ("Argument list too long"). Execute keeps the environment under 1 MiB
 // (less when the stack limit is small): a variable that is too long, holds
 // a NUL byte, or no longer fits is left out of the environment, the largest
-// first. Such variables are still in the files; HOOKTRIGGER_FILE_ONLY_VARS
-// lists them, space-separated (it is set, empty, when there are none),
-// Result.FileOnly reports them, and the log's first line names them. A
-// script reads one so:
+// first. Such variables are still in the files. HOOKTRIGGER_FILE_ONLY_VARS
+// lists them, space-separated; it is set, empty, when there are none, and
+// past 64 KiB the list is cut and ends in " ...". Result.FileOnly reports
+// them and the log's first line names them. A script reads one so:
 //
 //	ref=${ref-$(cat "$HOOKTRIGGER_VARS_DIR/ref")}
 package pipeline
