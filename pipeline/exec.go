@@ -56,7 +56,7 @@ type Result struct {
 	Outcome   Outcome
 	ExitCode  int      // -1 if killed by a signal or not started
 	Signal    string   // when timed out or cancelled, the last signal sent to the group ("SIGTERM" or "SIGKILL"); else the signal that killed it, if one did
-	Err       error    // why it could not start; the context's cause when cancelled
+	Err       error    // why it could not start; context.Cause when cancelled; else a failure to write the log, if any
 	FileOnly  []string // variables passed only through the files (too large for the environment)
 	Truncated bool     // the log reached Command.MaxLog
 	Started   time.Time
