@@ -20,9 +20,9 @@ const (
 // metaPrefix starts every name hooktrigger reserves for itself.
 const metaPrefix = "HOOKTRIGGER_"
 
-// DefaultInheritEnv are the names a build takes from hooktrigger's own
+// defaultInheritEnv are the names a build takes from hooktrigger's own
 // environment when Command.InheritEnv is nil.
-var DefaultInheritEnv = []string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"}
+var defaultInheritEnv = []string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"}
 
 // Linux limits on what execve accepts. One "NAME=value" string, with its
 // NUL, may not exceed maxArgStrlen (MAX_ARG_STRLEN, 32 pages); all argv
@@ -114,7 +114,7 @@ func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOn
 	// 1. The parent's environment, by name only.
 	inherit := cmd.InheritEnv
 	if inherit == nil {
-		inherit = DefaultInheritEnv
+		inherit = defaultInheritEnv
 	}
 	all := false
 	for _, n := range inherit {
