@@ -23,7 +23,7 @@ type Command struct {
 	Script     string            // run.script, run by /bin/sh -c; payload values reach it only via env and files
 	Dir        string            // working directory; "" = the run directory, relative = below it
 	Env        map[string]string // run.env, literal values
-	InheritEnv []string          // names taken from the parent; nil = DefaultInheritEnv, ["all"] = everything
+	InheritEnv []string          // names taken from the parent; nil = PATH HOME LANG TZ TMPDIR, ["all"] = everything
 	Timeout    time.Duration     // 0 = none
 	KillGrace  time.Duration     // SIGTERM to the process group, SIGKILL after this; 0 = DefaultKillGrace
 	MaxLog     int64             // log cap in bytes; 0 = DefaultMaxLog, < 0 = no cap
