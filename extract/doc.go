@@ -60,5 +60,9 @@
 // (ErrTimeout). Every match is removed from every value, except from the
 // default, the raw body of "$" and the XML of an XPath node.
 //
+// Decoding for indefinite queries is refused (ErrTooLarge) when the body
+// has more than 250,000 objects and arrays, and a query may select at most
+// (1 MiB + 16 times the body size)/128 nodes.
+//
 // All exported functions and types are safe for concurrent use.
 package extract

@@ -204,7 +204,10 @@ func (v *Variable) resolveJSONPath(in *Input, e *emitter) error {
 	if err != nil {
 		return err
 	}
-	nodes := d.selectOrdered(v.path.Query())
+	nodes, ok := d.selectOrdered(v.path.Query(), maxNodesFor(len(in.body)))
+	if !ok {
+		return errTooManyNodes
+	}
 	if v.singular != nil {
 		if len(nodes) == 0 {
 			return nil

@@ -19,6 +19,8 @@ type emitter struct {
 	written int // variables written
 }
 
+var errTooManyNodes = fmt.Errorf("%w: the query selects more nodes than the body size allows", ErrTooLarge)
+
 // budgetFor returns the flattening budget for a body of n bytes.
 func budgetFor(n int) int { return 1<<20 + 16*n }
 

@@ -1,12 +1,14 @@
 package extract
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/antchfx/xmlquery"
 )
@@ -15,17 +17,19 @@ import (
 // for form posts, form fields. The JSON validation, the decoded JSON document
 // and the parsed XML tree are built lazily, at most once per Input, and
 // shared by every Variable resolved on it. An Input is safe for concurrent
-// use; it keeps its own copy of the body, so the caller may reuse its buffer.
+// use.
 type Input struct {
 	body   string // the body jsonpath/gjson/xpath see
 	header http.Header
 	query  url.Values
 	form   url.Values // nil unless the body is x-www-form-urlencoded
 
-	jsonOnce sync.Once
-	rootKind byte // first byte of the JSON value: '{', '[', '"', ...
-	top      []member
-	jsonErr  error
+	jsonOnce   sync.Once
+	rootKind   byte // first byte of the JSON value: '{', '[', '"', ...
+	top        []member
+	topBuf     [16]member
+	jsonErr    error
+	containers int
 
 	docOnce  sync.Once
 	doc      *document
@@ -41,7 +45,9 @@ type Input struct {
 // is application/x-www-form-urlencoded, the form fields are parsed from body
 // (for form variables), and if the form has a "payload" field (GitHub's form
 // deliveries) its value is the body that jsonpath, gjson and xpath variables
-// see. header and query are not modified and must not be modified later.
+// see. NewInput does not copy body: string values resolved from it share
+// its memory, so the caller must not modify body (nor header and query)
+// after the call.
 func NewInput(body []byte, header http.Header, query url.Values) *Input {
 	in := &Input{header: header, query: query}
 	if isForm(header) {
@@ -52,7 +58,9 @@ func NewInput(body []byte, header http.Header, query url.Values) *Input {
 			return in
 		}
 	}
-	in.body = string(body)
+	in.body = unsafe.String(unsafe.SliceData(body), len(body))
+	in.bodyB = body
+	in.bodyOnce.Do(func() {})
 	return in
 }
 
@@ -82,7 +90,7 @@ func (in *Input) DecodeCount() int { return int(in.decodes.Load()) }
 // validJSON validates the body once and returns the top-level member index.
 func (in *Input) validJSON() ([]member, error) {
 	in.jsonOnce.Do(func() {
-		in.top, in.jsonErr = scanJSON(in.body)
+		in.top, in.containers, in.jsonErr = scanJSON(in.body, in.topBuf[:0])
 		if in.jsonErr == nil {
 			in.rootKind = in.body[skipWS(in.body, 0)]
 		}
@@ -94,6 +102,9 @@ func (in *Input) validJSON() ([]member, error) {
 func (in *Input) document() (*document, error) {
 	if _, err := in.validJSON(); err != nil {
 		return nil, err
+	}
+	if in.containers > maxDecodeContainers {
+		return nil, fmt.Errorf("%w: the body has %d objects and arrays, more than %d can be decoded for an indefinite JSONPath query", ErrTooLarge, in.containers, maxDecodeContainers)
 	}
 	in.docOnce.Do(func() {
 		in.decodes.Add(1)

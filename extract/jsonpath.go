@@ -199,32 +199,46 @@ func parseJSONPath(expr string) (*jsonpath.Path, error) {
 // selectOrdered evaluates q on the decoded document like RFC 9535, visiting
 // object members in document order (Go maps have none), so results and the
 // variables named after them are deterministic.
-func (d *document) selectOrdered(q *spec.PathQuery) []any {
-	nodes := []any{d.root}
+// At most maxNodes nodes are selected per segment (ok is false beyond).
+func (d *document) selectOrdered(q *spec.PathQuery, maxNodes int) (nodes []any, ok bool) {
+	nodes = []any{d.root}
 	for _, seg := range q.Segments() {
 		var out []any
 		for _, n := range nodes {
 			if seg.IsDescendant() {
-				out = d.descend(seg.Selectors(), n, out)
+				out = d.descend(seg.Selectors(), n, out, maxNodes)
 			} else {
 				out = d.apply(seg.Selectors(), n, out)
+			}
+			if len(out) > maxNodes {
+				return nil, false
 			}
 		}
 		nodes = out
 	}
-	return nodes
+	return nodes, true
 }
 
-func (d *document) descend(sels []spec.Selector, n any, out []any) []any {
+// maxNodesFor bounds the node list of a query on a body of n bytes.
+func maxNodesFor(n int) int { return budgetFor(n) / 128 }
+
+func (d *document) descend(sels []spec.Selector, n any, out []any, maxNodes int) []any {
 	out = d.apply(sels, n, out)
+	if len(out) > maxNodes {
+		return out
+	}
 	switch v := n.(type) {
 	case []any:
 		for _, c := range v {
-			out = d.descend(sels, c, out)
+			if out = d.descend(sels, c, out, maxNodes); len(out) > maxNodes {
+				return out
+			}
 		}
 	case map[string]any:
 		for _, k := range d.keys(v) {
-			out = d.descend(sels, v[k], out)
+			if out = d.descend(sels, v[k], out, maxNodes); len(out) > maxNodes {
+				return out
+			}
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -14,6 +15,12 @@ import (
 // Deeper documents are rejected as malformed, so no recursive code in this
 // package (or in the libraries it drives) can be pushed past it.
 const maxDepth = 1000
+
+// maxDecodeContainers bounds the objects and arrays of a body that is
+// decoded for an indefinite JSONPath query: decoded, each costs a Go map or
+// slice (a few hundred bytes), so this bounds the memory of decoding
+// (ErrTooLarge). Singular queries and gjson never decode and are not bound.
+const maxDecodeContainers = 250_000
 
 // member is one member of the top-level JSON object, as raw text.
 type member struct {
@@ -49,7 +56,8 @@ func malformedJSON(s string, off int, msg string) error {
 // nesting bound) in one pass without recursion and, when the root is an
 // object, records its members so that singular queries start at the right
 // member instead of scanning the whole document.
-func scanJSON(s string) (top []member, err error) {
+func scanJSON(s string, top []member) ([]member, int, error) {
+	containers := 0
 	var stackBuf [32]byte
 	stack := stackBuf[:0]
 	n := len(s)
@@ -58,8 +66,8 @@ func scanJSON(s string) (top []member, err error) {
 	var curKey string
 	var curEsc bool
 	valStart := 0
-	fail := func(off int, format string, args ...any) ([]member, error) {
-		return nil, malformedJSON(s, off, fmt.Sprintf(format, args...))
+	fail := func(off int, format string, args ...any) ([]member, int, error) {
+		return nil, 0, malformedJSON(s, off, fmt.Sprintf(format, args...))
 	}
 value:
 	i = skipWS(s, i)
@@ -75,6 +83,7 @@ value:
 			return fail(i, "exceeded maximum nesting depth %d", maxDepth)
 		}
 		stack = append(stack, c)
+		containers++
 		i = skipWS(s, i+1)
 		if i < n && (s[i] == '}' && c == '{' || s[i] == ']' && c == '[') {
 			i++
@@ -121,7 +130,7 @@ after:
 		if i != n {
 			return fail(i, "invalid character %q after top-level value", s[i])
 		}
-		return top, nil
+		return top, containers, nil
 	}
 	if len(stack) == 1 && rootObj {
 		top = append(top, member{key: curKey, esc: curEsc, val: s[valStart:i]})
@@ -184,6 +193,18 @@ func scanString(s string, i int) (int, bool, bool) {
 	esc := false
 	i++
 	for i < len(s) {
+		// Skip 8 plain bytes at a time (no '"', '\\' or control character).
+		for i+8 <= len(s) {
+			x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+			q, bs := x^(lsb*'"'), x^(lsb*'\\')
+			if ((x-lsb*0x20)&^x|(q-lsb)&^q|(bs-lsb)&^bs)&msb != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		switch {
 		case c == '"':
@@ -218,6 +239,15 @@ func scanString(s string, i int) (int, bool, bool) {
 	}
 	return i, esc, false
 }
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// The string scan tests 8 bytes at once: (v-lsb*n)&^v&msb is non-zero when
+// some byte of v is below n (n <= 128), so with v = x^(lsb*c) when some
+// byte of x equals c. False positives only follow a true hit.
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'

@@ -72,7 +72,10 @@ func jsonPathNodes(p *jsonpath.Path, sq *singularQuery, in *Input) ([]any, error
 	if err != nil {
 		return nil, err
 	}
-	nodes := d.selectOrdered(p.Query())
+	nodes, ok := d.selectOrdered(p.Query(), maxNodesFor(len(in.body)))
+	if !ok {
+		return nil, errTooManyNodes
+	}
 	if nodes == nil {
 		nodes = []any{}
 	}

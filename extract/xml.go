@@ -94,7 +94,7 @@ func (v *Variable) resolveXPath(in *Input, e *emitter) error {
 	switch r := res.(type) {
 	case *xpath.NodeIterator:
 		for r.MoveNext() {
-			nodes = append(nodes, r.Current().(*xmlquery.NodeNavigator).Current())
+			nodes = append(nodes, currentNode(r))
 		}
 	default:
 		// string, number or boolean results (GWT only takes node sets)
@@ -211,7 +211,19 @@ func xmlNodes(x *xpath.Expr, in *Input) ([]any, error) {
 	}
 	out := []any{}
 	for it.MoveNext() {
-		out = append(out, it.Current().(*xmlquery.NodeNavigator).Current().InnerText())
+		out = append(out, currentNode(it).InnerText())
 	}
 	return out, nil
+}
+
+// currentNode returns the node the iterator is on; an attribute becomes an
+// attribute node holding its value as text.
+func currentNode(it *xpath.NodeIterator) *xmlquery.Node {
+	nav := it.Current().(*xmlquery.NodeNavigator)
+	if nav.NodeType() == xpath.AttributeNode {
+		n := &xmlquery.Node{Type: xmlquery.AttributeNode, Data: nav.LocalName(), Prefix: nav.Prefix()}
+		xmlquery.AddChild(n, &xmlquery.Node{Type: xmlquery.TextNode, Data: nav.Value()})
+		return n
+	}
+	return nav.Current()
 }

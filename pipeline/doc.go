@@ -27,12 +27,14 @@
 //
 //	payload     the raw request body, byte for byte   ($HOOKTRIGGER_PAYLOAD)
 //	vars.json   a JSON object of all variables          ($HOOKTRIGGER_VARS)
-//	vars/NAME   each variable's value, byte for byte    ($HOOKTRIGGER_VARS_DIR)
+//	vars/NAME   the value, byte for byte, of each variable that is not in
+//	            the environment under its own name     ($HOOKTRIGGER_VARS_DIR)
 //
 // vars.json is valid JSON, so bytes of a value that are not UTF-8 become
-// U+FFFD there; vars/NAME always holds the exact bytes. Variables whose
-// names are not valid environment names ([A-Za-z_][A-Za-z0-9_]*) are in
-// vars.json only.
+// U+FFFD there; the environment and vars/NAME hold the exact bytes. The
+// vars directory exists only when it has files (a variable named other than
+// [A-Za-z0-9_]+ is in vars.json only). Not every variable gets a file,
+// because GWT-style flattening can make hundreds of them per delivery.
 //
 // # Environment
 //
@@ -48,7 +50,9 @@
 //     HOOKTRIGGER_* name, nor one that changes how the loader or a shell
 //     behaves before the build runs (PATH, HOME, TMPDIR, SHELL, IFS, ENV,
 //     BASH_ENV, LD_*, GLIBC_TUNABLES, GIT_CONFIG_* …): such variables are
-//     in the files only. Invalid names are skipped.
+//     in the files only, as are variables with names that are not valid
+//     environment names. Other inherited names (LANG, TZ …) a variable may
+//     override.
 //  3. run.env (Command.Env): the administrator's literal values; they
 //     override inherited names and variables.
 //  4. hooktrigger's entries, which nothing overrides: Job.Meta (the keys
@@ -61,10 +65,10 @@
 // ("Argument list too long"). Execute keeps the environment under 1 MiB
 // (less when the stack limit is small): a variable that is too long, holds
 // a NUL byte, or no longer fits is left out of the environment, the largest
-// first. Such variables are still in the files; HOOKTRIGGER_FILE_ONLY_VARS
-// lists them, space-separated (it is set, empty, when there are none),
-// Result.FileOnly reports them, and the log's first line names them. A
-// script reads one so:
+// first. Such variables are still in the files. HOOKTRIGGER_FILE_ONLY_VARS
+// lists them, space-separated; it is set, empty, when there are none, and
+// past 64 KiB the list is cut and ends in " ...". Result.FileOnly reports
+// them and the log's first line names them. A script reads one so:
 //
 //	ref=${ref-$(cat "$HOOKTRIGGER_VARS_DIR/ref")}
 package pipeline

@@ -20,9 +20,9 @@ const (
 // metaPrefix starts every name hooktrigger reserves for itself.
 const metaPrefix = "HOOKTRIGGER_"
 
-// DefaultInheritEnv are the names a build takes from hooktrigger's own
+// defaultInheritEnv are the names a build takes from hooktrigger's own
 // environment when Command.InheritEnv is nil.
-var DefaultInheritEnv = []string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"}
+var defaultInheritEnv = []string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"}
 
 // Linux limits on what execve accepts. One "NAME=value" string, with its
 // NUL, may not exceed maxArgStrlen (MAX_ARG_STRLEN, 32 pages); all argv
@@ -36,6 +36,8 @@ const (
 	minArgSpace  = 32 * 4096
 	maxArgSpace  = 6 << 20
 	ptrSize      = 8
+
+	maxFileOnlyList = 64 << 10 // longest HOOKTRIGGER_FILE_ONLY_VARS
 )
 
 // unsafeVarNames are names a variable may never set in the environment,
@@ -67,6 +69,12 @@ func validEnvName(name string) bool {
 	return true
 }
 
+// validFileName reports whether name matches [A-Za-z0-9_]+, the names
+// hooktrigger sanitises variables to, and so is safe as a file name.
+func validFileName(name string) bool {
+	return name != "" && validEnvName("_"+name)
+}
+
 // safeVarName reports whether a delivery variable named name may appear in
 // the environment at all (it is in the files either way).
 func safeVarName(name string) bool {
@@ -78,8 +86,8 @@ func safeVarName(name string) bool {
 		!unsafeVarNames[name]
 }
 
-// VarsDir returns the directory holding one file per variable that
-// Execute writes beside varsFile: "vars" in the same directory.
+// VarsDir returns the directory, "vars" beside varsFile, in which Execute
+// writes the value of each variable missing from the environment.
 func VarsDir(varsFile string) string {
 	return filepath.Join(filepath.Dir(varsFile), "vars")
 }
@@ -92,12 +100,21 @@ func VarsDir(varsFile string) string {
 // BuildEnv reads the parent environment but writes nothing; the precedence
 // of the sources is described in the package documentation.
 func BuildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env []string, fileOnly []string) {
+	env, fileOnly, _ = buildEnv(cmd, job, varsFile, payloadFile)
+	return env, fileOnly
+}
+
+// buildEnv is BuildEnv that also returns the names of the variables whose
+// value is not in the environment under their name, for whatever reason
+// (too large, a NUL, a refused or invalid name, run.env), as far as the
+// names are [A-Za-z0-9_]+: Execute writes their values to VarsDir.
+func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOnly, missing []string) {
 	m := make(map[string]string)
 
 	// 1. The parent's environment, by name only.
 	inherit := cmd.InheritEnv
 	if inherit == nil {
-		inherit = DefaultInheritEnv
+		inherit = defaultInheritEnv
 	}
 	all := false
 	for _, n := range inherit {
@@ -177,11 +194,11 @@ func BuildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env []strin
 		if _, taken := fixed[k]; taken {
 			continue // run.env sets it
 		}
-		if _, set := m[k]; set {
-			// The parent's value (PATH, HOME … are refused above; others
+		if old, set := m[k]; set {
+			// An inherited value (PATH, HOME … are refused above; others
 			// such as LANG may be overridden by a variable).
 			delete(m, k)
-			budget += entrySize(k, os.Getenv(k))
+			budget += entrySize(k, old)
 		}
 		size := entrySize(k, v)
 		if strings.ContainsRune(v, 0) || size-ptrSize > maxArgStrlen {
@@ -198,14 +215,14 @@ func BuildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env []strin
 	})
 	// HOOKTRIGGER_FILE_ONLY_VARS needs room for every name that may end up
 	// in it; reserve for the worst case, all candidate names.
-	reserve := entrySize(EnvFileOnlyVars, "")
+	reserve := int64(0)
 	for _, k := range fileOnly {
 		reserve += int64(len(k)) + 1
 	}
 	for _, c := range cands {
 		reserve += int64(len(c.k)) + 1
 	}
-	budget -= reserve
+	budget -= entrySize(EnvFileOnlyVars, "") + min(reserve, maxFileOnlyList)
 	for _, c := range cands {
 		if c.size <= budget {
 			m[c.k] = c.v
@@ -215,14 +232,40 @@ func BuildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env []strin
 		}
 	}
 	sort.Strings(fileOnly)
-	m[EnvFileOnlyVars] = strings.Join(fileOnly, " ")
+	m[EnvFileOnlyVars] = fileOnlyList(fileOnly)
+	for k, v := range job.Vars {
+		if validFileName(k) {
+			if got, ok := m[k]; !ok || got != v {
+				missing = append(missing, k)
+			}
+		}
+	}
 
 	env = make([]string, 0, len(m))
 	for k, v := range m {
 		env = append(env, k+"="+v)
 	}
 	sort.Strings(env)
-	return env, fileOnly
+	return env, fileOnly, missing
+}
+
+// fileOnlyList is the value of HOOKTRIGGER_FILE_ONLY_VARS: the names,
+// space-separated, cut at a name boundary and ended with " ..." when they
+// would take more than maxFileOnlyList bytes (the log and VarsDir still
+// name them all).
+func fileOnlyList(names []string) string {
+	var b strings.Builder
+	for i, k := range names {
+		if b.Len()+1+len(k)+len(" ...") > maxFileOnlyList {
+			b.WriteString(" ...")
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+	}
+	return b.String()
 }
 
 // entrySize is what "k=v" costs in execve's argument space.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,6 +64,7 @@ func TestExecute_Environment(t *testing.T) {
 		meta    map[string]string
 		want    map[string]string // entries that must be there with these values
 		absent  []string          // names that must not be there
+		inDir   []string          // variables whose value must be in vars/NAME
 	}{
 		{
 			name:   "DefaultInheritsNoSecret",
@@ -91,6 +93,7 @@ func TestExecute_Environment(t *testing.T) {
 			runEnv: map[string]string{"GOFLAGS": "-mod=mod", "ref": "from-run-env", "LANG": "de_DE.UTF-8"},
 			vars:   map[string]string{"ref": "from-payload", "sha": "abc"},
 			want:   map[string]string{"GOFLAGS": "-mod=mod", "ref": "from-run-env", "sha": "abc", "LANG": "de_DE.UTF-8"},
+			inDir:  []string{"ref"},
 		},
 		{
 			name: "VariablesCannotTakeHooktriggerOrUnsafeNames",
@@ -101,6 +104,7 @@ func TestExecute_Environment(t *testing.T) {
 			meta:   map[string]string{"RUN_ID": "42", "HOOKTRIGGER_TRIGGER": "app"},
 			want:   map[string]string{"HOOKTRIGGER_RUN_ID": "42", "HOOKTRIGGER_TRIGGER": "app", "PATH": os.Getenv("PATH"), "ok_1": "fine"},
 			absent: []string{"LD_PRELOAD", "BASH_ENV", "1bad", "bad-name"},
+			inDir:  []string{"HOOKTRIGGER_RUN_ID", "HOOKTRIGGER_VARS", "PATH", "LD_PRELOAD", "BASH_ENV", "1bad"},
 		},
 		{
 			name:   "VariableOverridesInheritedLANG",
@@ -150,6 +154,14 @@ func TestExecute_Environment(t *testing.T) {
 			}
 			if !mapsEqual(vars, want) {
 				t.Errorf("vars file = %q, want %q", vars, want)
+			}
+			for _, name := range tt.inDir {
+				if b, err := os.ReadFile(filepath.Join(got["HOOKTRIGGER_VARS_DIR"], name)); err != nil || string(b) != tt.vars[name] {
+					t.Errorf("vars/%s = %q (err %v), want %q", name, b, err, tt.vars[name])
+				}
+			}
+			if entries, _ := os.ReadDir(got["HOOKTRIGGER_VARS_DIR"]); len(entries) != len(tt.inDir) {
+				t.Errorf("vars/ holds %d files, want %d", len(entries), len(tt.inDir))
 			}
 			for _, name := range []string{got["HOOKTRIGGER_VARS"], got["HOOKTRIGGER_PAYLOAD"]} {
 				if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != 0o600 {
@@ -215,9 +227,9 @@ func TestExecute_Injection(t *testing.T) {
 set -e
 for n in subst backtick semicolon andand newline pipe flag quotes glob junk big empty; do
 	printenv "$n" > "$OUT/$n.env"
-	cat "$HOOKTRIGGER_VARS_DIR/$n" > "$OUT/$n.file"
 done
 echo "$subst" $backtick $semicolon "$andand" $newline $flag $quotes > /dev/null
+cp "$HOOKTRIGGER_VARS" "$OUT/vars.json"
 cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"
 `, Env: map[string]string{"OUT": out}}
 			},
@@ -227,7 +239,7 @@ cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"
 			// environment out, its script being fixed text.
 			name: "Argv",
 			cmd: func(out string) pipeline.Command {
-				return pipeline.Command{Argv: []string{"/bin/sh", "-c", `for n in "$@"; do printenv "$n" > "$OUT/$n.env"; cat "$HOOKTRIGGER_VARS_DIR/$n" > "$OUT/$n.file"; done; cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"`,
+				return pipeline.Command{Argv: []string{"/bin/sh", "-c", `for n in "$@"; do printenv "$n" > "$OUT/$n.env"; done; cp "$HOOKTRIGGER_VARS" "$OUT/vars.json"; cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"`,
 					"sh", "subst", "backtick", "semicolon", "andand", "newline", "pipe", "flag", "quotes", "glob", "junk", "big", "empty"},
 					Env: map[string]string{"OUT": out}}
 			},
@@ -251,15 +263,12 @@ cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"
 				if got := mustRead(t, filepath.Join(out, name+".env")); string(got) != v+"\n" {
 					t.Errorf("%s through the environment: got %d bytes %.60q, want %d bytes %.60q", name, len(got), got, len(v)+1, v+"\n")
 				}
-				if got := mustRead(t, filepath.Join(out, name+".file")); string(got) != v {
-					t.Errorf("%s through the vars directory: got %.60q, want %.60q", name, got, v)
-				}
 			}
 			if got := mustRead(t, filepath.Join(out, "payload")); !bytes.Equal(got, job.Payload) {
 				t.Errorf("payload file differs: %d bytes, want %d", len(got), len(job.Payload))
 			}
 			var fromJSON map[string]string
-			if err := json.Unmarshal(mustRead(t, filepath.Join(job.RunDir, pipeline.VarsFile)), &fromJSON); err != nil {
+			if err := json.Unmarshal(mustRead(t, filepath.Join(out, "vars.json")), &fromJSON); err != nil {
 				t.Fatal(err)
 			}
 			for name, v := range vars {
@@ -342,12 +351,16 @@ func TestExecute_OversizedVariables(t *testing.T) {
 				if fromJSON[name] != v && !strings.ContainsRune(v, 0) {
 					t.Errorf("%s: vars.json holds %d bytes, want %d", name, len(fromJSON[name]), len(v))
 				}
-				if got := mustRead(t, filepath.Join(env["HOOKTRIGGER_VARS_DIR"], name)); string(got) != v {
-					t.Errorf("%s: vars/%s holds %d bytes, want %d", name, name, len(got), len(v))
-				}
 				fileOnly := slices.Contains(res.FileOnly, name)
 				if e, ok := env[name]; fileOnly == ok || (ok && e != v) {
 					t.Errorf("%s: in env %v (%d bytes), file only %v", name, ok, len(e), fileOnly)
+				}
+				got, err := os.ReadFile(filepath.Join(env["HOOKTRIGGER_VARS_DIR"], name))
+				if fileOnly && string(got) != v {
+					t.Errorf("%s: vars/%s holds %d bytes (err %v), want %d", name, name, len(got), err, len(v))
+				}
+				if !fileOnly && err == nil {
+					t.Errorf("%s: in the environment and in vars/", name)
 				}
 			}
 		})
@@ -385,5 +398,81 @@ func TestBuildEnv_Limits(t *testing.T) {
 	}
 	if !slices.IsSorted(env) || !slices.IsSorted(fileOnly) {
 		t.Error("output not sorted")
+	}
+}
+
+// FuzzBuildEnv checks the environment's invariants for any variables:
+// execve accepts it, no name appears twice, hooktrigger's entries cannot
+// be forged, and each file-only variable is really absent.
+func FuzzBuildEnv(f *testing.F) {
+	f.Add("ref", "refs/heads/main", uint16(1), uint32(0))
+	f.Add("HOOKTRIGGER_RUN_ID", "forged", uint16(3), uint32(0))
+	f.Add("big", "x", uint16(40), uint32(60<<10))
+	f.Add("v", "a\x00b", uint16(2), uint32(130<<10))
+	f.Fuzz(func(t *testing.T, name, value string, n uint16, pad uint32) {
+		vars := map[string]string{name: value}
+		value += strings.Repeat("p", int(pad%(200<<10)))
+		for i := range int(n % 64) {
+			vars[name+"_"+strings.Repeat("i", i)] = value
+		}
+		job := &pipeline.Job{Vars: vars, Meta: map[string]string{"RUN_ID": "42"}}
+		env, fileOnly := pipeline.BuildEnv(&pipeline.Command{Argv: []string{"true"}}, job, "/r/vars.json", "/r/payload")
+		total := 0
+		for _, kv := range env {
+			if strings.IndexByte(kv, 0) >= 0 || len(kv)+1 > 128<<10 {
+				t.Fatalf("entry execve refuses: %.40q (%d bytes)", kv, len(kv))
+			}
+			total += len(kv) + 1 + 8
+		}
+		if total > 1<<20 {
+			t.Fatalf("environment of %d bytes", total)
+		}
+		m := envMap(t, env)
+		if m["HOOKTRIGGER_RUN_ID"] != "42" || m["HOOKTRIGGER_VARS"] != "/r/vars.json" || m["HOOKTRIGGER_PAYLOAD"] != "/r/payload" {
+			t.Fatalf("hooktrigger entries overridden: %q %q %q", m["HOOKTRIGGER_RUN_ID"], m["HOOKTRIGGER_VARS"], m["HOOKTRIGGER_PAYLOAD"])
+		}
+		if m["HOOKTRIGGER_FILE_ONLY_VARS"] != strings.Join(fileOnly, " ") {
+			t.Fatalf("HOOKTRIGGER_FILE_ONLY_VARS = %q, FileOnly = %q", m["HOOKTRIGGER_FILE_ONLY_VARS"], fileOnly)
+		}
+		for _, k := range fileOnly {
+			if _, ok := vars[k]; !ok {
+				t.Fatalf("file-only %q is no variable", k)
+			}
+			if _, ok := m[k]; ok {
+				t.Fatalf("file-only %q is in the environment", k)
+			}
+		}
+	})
+}
+
+// Thousands of variables: the list of file-only names is itself bounded,
+// ending in " ..." when cut, and Result.FileOnly still has them all.
+func TestBuildEnv_ManyVariables(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{}
+	for i := range 30000 {
+		vars["var_"+strings.Repeat("x", i%5)+"_"+strconv.Itoa(i)] = strings.Repeat("v", 100)
+	}
+	env, fileOnly := pipeline.BuildEnv(&pipeline.Command{Script: "true"}, &pipeline.Job{Vars: vars}, "/r/vars.json", "/r/payload")
+	m := envMap(t, env)
+	total := 0
+	for _, kv := range env {
+		total += len(kv) + 1 + 8
+	}
+	list := m["HOOKTRIGGER_FILE_ONLY_VARS"]
+	if total > 1<<20 || len(list) > 64<<10 {
+		t.Errorf("environment %d bytes, file-only list %d bytes", total, len(list))
+	}
+	if !strings.HasSuffix(list, " ...") || !strings.HasPrefix(strings.Join(fileOnly, " "), strings.TrimSuffix(list, " ...")+" ") {
+		t.Errorf("list %.60q … %q is not a cut of FileOnly", list, list[max(0, len(list)-30):])
+	}
+	byFile := make(map[string]bool, len(fileOnly))
+	for _, k := range fileOnly {
+		byFile[k] = true
+	}
+	for name := range vars {
+		if _, ok := m[name]; ok == byFile[name] {
+			t.Fatalf("%s: in env %v and in FileOnly %v", name, ok, !ok)
+		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -21,7 +23,7 @@ type Command struct {
 	Script     string            // run.script, run by /bin/sh -c; payload values reach it only via env and files
 	Dir        string            // working directory; "" = the run directory, relative = below it
 	Env        map[string]string // run.env, literal values
-	InheritEnv []string          // names taken from the parent; nil = DefaultInheritEnv, ["all"] = everything
+	InheritEnv []string          // names taken from the parent; nil = PATH HOME LANG TZ TMPDIR, ["all"] = everything
 	Timeout    time.Duration     // 0 = none
 	KillGrace  time.Duration     // SIGTERM to the process group, SIGKILL after this; 0 = DefaultKillGrace
 	MaxLog     int64             // log cap in bytes; 0 = DefaultMaxLog, < 0 = no cap
@@ -30,7 +32,7 @@ type Command struct {
 // Job is one execution of a Command.
 type Job struct {
 	RunDir  string            // per-run directory, created by Execute if missing; holds the payload and variable files
-	LogPath string            // the build's stdout and stderr, interleaved; created or truncated
+	LogPath string            // the build's stdout and stderr, interleaved; replaced by a new file
 	Vars    map[string]string // the delivery's variables
 	Meta    map[string]string // HOOKTRIGGER_* entries (RUN_ID, TRIGGER, EVENT …), with or without the prefix
 	Payload []byte            // raw body, written to $RunDir/payload
@@ -53,8 +55,8 @@ const (
 type Result struct {
 	Outcome   Outcome
 	ExitCode  int      // -1 if killed by a signal or not started
-	Signal    string   // "SIGTERM"/"SIGKILL" when hooktrigger stopped it, or the signal that killed it
-	Err       error    // why it could not start; the context's cause when cancelled
+	Signal    string   // when timed out or cancelled, the last signal sent to the group ("SIGTERM" or "SIGKILL"); else the signal that killed it, if one did
+	Err       error    // why it could not start; context.Cause when cancelled; else a failure to write the log, if any
 	FileOnly  []string // variables passed only through the files (too large for the environment)
 	Truncated bool     // the log reached Command.MaxLog
 	Started   time.Time
@@ -116,11 +118,11 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 
 	payloadFile := filepath.Join(job.RunDir, PayloadFile)
 	varsFile := filepath.Join(job.RunDir, VarsFile)
-	if err := writeJobFiles(job, payloadFile, varsFile); err != nil {
+	env, fileOnly, missing := buildEnv(cmd, job, varsFile, payloadFile)
+	res.FileOnly = fileOnly
+	if err := writeJobFiles(job, payloadFile, varsFile, missing); err != nil {
 		return fail(err)
 	}
-	env, fileOnly := BuildEnv(cmd, job, varsFile, payloadFile)
-	res.FileOnly = fileOnly
 
 	dir := cmd.Dir
 	if dir == "" {
@@ -137,9 +139,9 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	if err := os.MkdirAll(filepath.Dir(job.LogPath), 0o700); err != nil {
 		return fail(fmt.Errorf("pipeline: log directory: %w", err))
 	}
-	logf, err := os.OpenFile(job.LogPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	logf, err := createPrivate(job.LogPath)
 	if err != nil {
-		return fail(fmt.Errorf("pipeline: open log: %w", err))
+		return fail(err)
 	}
 	defer logf.Close()
 	lc := &logCapture{f: logf, max: cmd.MaxLog}
@@ -166,7 +168,23 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		Stderr:      pw,
 		SysProcAttr: groupAttr(),
 	}
-	err = c.Start()
+	// Pdeathsig fires when the thread that forked the child exits, not the
+	// process; Go ends a thread when a goroutine locked to it returns. So
+	// start and wait on one locked thread, which then lives as long as the
+	// child does.
+	startErr := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := c.Start(); err != nil {
+			startErr <- err
+			return
+		}
+		startErr <- nil
+		exited <- c.Wait()
+	}()
+	err = <-startErr
 	pw.Close()
 	if err != nil {
 		pr.Close()
@@ -174,24 +192,22 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		return fail(fmt.Errorf("pipeline: start %s: %w", argv[0], err))
 	}
 	res.Started = time.Now()
-	pgid := c.Process.Pid
-	drained := make(chan struct{})
-	go func() {
-		lc.drain(pr)
-		close(drained)
-	}()
-	exited := make(chan error, 1)
-	go func() { exited <- c.Wait() }()
-	if job.Started != nil {
-		job.Started(pgid)
-	}
-
 	var timeout <-chan time.Time
 	if cmd.Timeout > 0 {
 		t := time.NewTimer(cmd.Timeout)
 		defer t.Stop()
 		timeout = t.C
 	}
+	pgid := c.Process.Pid
+	drained := make(chan struct{})
+	go func() {
+		lc.drain(pr)
+		close(drained)
+	}()
+	if job.Started != nil {
+		job.Started(pgid)
+	}
+
 	var (
 		waitErr    error
 		leaderDone bool
@@ -277,6 +293,7 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *error, leaderDone bool) syscall.Signal {
 	sent := syscall.SIGTERM
 	signalGroup(pgid, sent)
+	signalGroup(pgid, syscall.SIGCONT) // a stopped process acts on SIGTERM only once continued
 	deadline := time.NewTimer(grace)
 	defer deadline.Stop()
 	poll := time.Millisecond
@@ -307,9 +324,9 @@ func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *erro
 }
 
 // writeJobFiles creates the run directory and writes the payload, the
-// JSON variables file and one file per variable, all readable by the
-// owner only.
-func writeJobFiles(job *Job, payloadFile, varsFile string) error {
+// JSON variables file and, in VarsDir, a file for each variable named in
+// missing, all readable by the owner only.
+func writeJobFiles(job *Job, payloadFile, varsFile string, missing []string) error {
 	if err := os.MkdirAll(job.RunDir, 0o700); err != nil {
 		return fmt.Errorf("pipeline: run directory: %w", err)
 	}
@@ -329,29 +346,30 @@ func writeJobFiles(job *Job, payloadFile, varsFile string) error {
 	if err := writePrivate(varsFile, buf.Bytes()); err != nil {
 		return err
 	}
+	// A run directory used before may hold files of another delivery.
 	dir := VarsDir(varsFile)
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("pipeline: variables directory: %w", err)
 	}
+	if len(missing) == 0 {
+		return nil
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("pipeline: variables directory: %w", err)
 	}
-	for k, v := range job.Vars {
-		if !validEnvName(k) {
-			continue // not a safe file name either; in the JSON file only
-		}
-		if err := writePrivate(filepath.Join(dir, k), []byte(v)); err != nil {
+	for _, k := range missing {
+		if err := writePrivate(filepath.Join(dir, k), []byte(job.Vars[k])); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writePrivate writes data to name with mode 0600.
+// writePrivate writes data to a new file name with mode 0600.
 func writePrivate(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := createPrivate(name)
 	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
+		return err
 	}
 	_, err = f.Write(data)
 	if cerr := f.Close(); err == nil {
@@ -361,6 +379,21 @@ func writePrivate(name string, data []byte) error {
 		return fmt.Errorf("pipeline: write %s: %w", name, err)
 	}
 	return nil
+}
+
+// createPrivate replaces name by a new empty file of mode 0600. Removing
+// the old file rather than truncating it means a reused run directory
+// neither keeps a wider mode nor follows a planted symlink, and spares
+// ext4 the flush it forces when a file is truncated and rewritten.
+func createPrivate(name string) (*os.File, error) {
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	return f, nil
 }
 
 // lookPath finds name in the PATH of the child's environment env (not

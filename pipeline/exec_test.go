@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,6 +202,17 @@ func TestExecute_Timeout(t *testing.T) {
 			minElapsed: 200 * time.Millisecond,
 			maxElapsed: 5 * time.Second,
 			wantLog:    "got TERM\n",
+		},
+		{
+			// A stopped process is continued, so SIGTERM ends it without
+			// waiting out the grace.
+			name:       "StoppedGrandchild",
+			script:     `sleep 100 & kill -STOP $!; echo $! > "$PIDFILE"; wait`,
+			timeout:    200 * time.Millisecond,
+			grace:      20 * time.Second,
+			wantSignal: "SIGTERM",
+			minElapsed: 200 * time.Millisecond,
+			maxElapsed: 5 * time.Second,
 		},
 	}
 	for _, tt := range tests {
@@ -405,6 +418,70 @@ func TestExecute_LogReadableDuringRun(t *testing.T) {
 	}
 }
 
+// A process that leaves the group (setsid) keeps the log pipe open; Execute
+// stops waiting for the log shortly after the group is gone.
+func TestExecute_EscapedProcessHoldingLog(t *testing.T) {
+	t.Parallel()
+	job := newJob(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cmd := &pipeline.Command{
+		Script: `setsid sh -c 'echo $$ > "$PIDFILE.tmp"; mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 30' &
+while [ ! -e "$PIDFILE" ]; do sleep 0.01; done; echo out`,
+		Env: map[string]string{"PIDFILE": pidFile},
+	}
+	start := time.Now()
+	res := pipeline.Execute(t.Context(), cmd, job)
+	if pid := readPid(t, pidFile); pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL) // the escaped process is ours to end
+	}
+	if res.Outcome != pipeline.OutcomeSucceeded {
+		t.Errorf("outcome %q (err %v)", res.Outcome, res.Err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("Execute took %v with an escaped process holding the log", el)
+	}
+	if log := string(mustRead(t, job.LogPath)); log != "out\n" {
+		t.Errorf("log = %q", log)
+	}
+}
+
+// TestHelperExecute is not a test: TestExecute_ParentDies runs the test
+// binary as a stand-in hooktrigger that executes a build and gets killed.
+func TestHelperExecute(t *testing.T) {
+	pidFile := os.Getenv("HELPER_PIDFILE")
+	if pidFile == "" {
+		t.Skip("helper process only")
+	}
+	job := newJob(t)
+	cmd := &pipeline.Command{Script: `echo $$ > "$PIDFILE.tmp"; mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 30`,
+		Env: map[string]string{"PIDFILE": pidFile}}
+	pipeline.Execute(t.Context(), cmd, job)
+}
+
+// A build does not outlive hooktrigger: when the process running Execute
+// dies, the kernel kills the build (Pdeathsig).
+func TestExecute_ParentDies(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	helper := exec.Command(os.Args[0], "-test.run=^TestHelperExecute$")
+	helper.Env = append(os.Environ(), "HELPER_PIDFILE="+pidFile)
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, pidFile)
+	child := readPid(t, pidFile)
+	helper.Process.Kill()
+	helper.Wait()
+	for range 200 {
+		if processGone(child) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	syscall.Kill(child, syscall.SIGKILL)
+	t.Errorf("build %d outlived the process that ran it", child)
+}
+
 // BenchmarkExecuteTrue measures Execute of /bin/true, files and log
 // included; compare with BenchmarkBareExecTrue for the overhead.
 func BenchmarkExecuteTrue(b *testing.B) {
@@ -427,4 +504,37 @@ func BenchmarkBareExecTrue(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// parallelWorkers is the number of Executes at once in the parallel
+// benchmarks, as with "workers: 16".
+const parallelWorkers = 16
+
+// BenchmarkExecuteTrueParallel is BenchmarkExecuteTrue with 16 at once.
+func BenchmarkExecuteTrueParallel(b *testing.B) {
+	b.SetParallelism((parallelWorkers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	cmd := &pipeline.Command{Argv: []string{"/bin/true"}}
+	b.RunParallel(func(pb *testing.PB) {
+		job := newJob(b)
+		job.Vars = map[string]string{"ref": "refs/heads/main"}
+		for pb.Next() {
+			if res := pipeline.Execute(b.Context(), cmd, job); res.Outcome != pipeline.OutcomeSucceeded {
+				b.Errorf("outcome %q (err %v)", res.Outcome, res.Err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkBareExecTrueParallel is BenchmarkBareExecTrue with 16 at once.
+func BenchmarkBareExecTrueParallel(b *testing.B) {
+	b.SetParallelism((parallelWorkers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := exec.Command("/bin/true").Run(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
