@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hooktrigger/hooktrigger/config"
+	"github.com/hooktrigger/hooktrigger/extract"
+	"github.com/hooktrigger/hooktrigger/providers"
+	"github.com/hooktrigger/hooktrigger/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// Run is the whole command line: it parses args, runs the command and
+// returns the process exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(ctx, stdout, stderr)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(stderr, ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "hooktrigger:", err)
+	return 1
+}
+
+func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "hooktrigger",
+		Short:         "hooktrigger turns repository webhooks into build runs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	var cfgPath string
+	root.PersistentFlags().StringVar(&cfgPath, "config", "./hooktrigger.yaml", "config file")
+
+	root.AddCommand(&cobra.Command{
+		Use:   "serve",
+		Short: "run the server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), cfgPath, stderr)
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "validate the config file; exit 1 with file:line messages",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return &exitError{1, err}
+			}
+			for _, t := range cfg.Triggers.All() {
+				fmt.Fprintln(stdout, summary(t.Name, t.Path, t.ProviderName, t.Events, len(t.Variables)))
+			}
+			return nil
+		},
+	})
+	root.AddCommand(newExtract(&cfgPath, stdout))
+	root.AddCommand(&cobra.Command{
+		Use:   "replay DELIVERY-ID",
+		Short: "re-run a stored delivery through the running server",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return replay(cmd.Context(), cfgPath, args[0], stdout)
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(stdout, "hooktrigger", versionString())
+		},
+	})
+	return root
+}
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+func summary(name, path, provider string, events []string, nvars int) string {
+	ev := "all events"
+	if len(events) > 0 {
+		ev = "events " + strings.Join(events, ",")
+	}
+	return fmt.Sprintf("ok  %s  POST %s  provider %s  %s  %d variable(s)", name, path, provider, ev, nvars)
+}
+
+func newLogger(format, level string, w io.Writer) *slog.Logger {
+	lv := slog.LevelInfo
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, cfgPath string, stderr io.Writer) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return &exitError{1, err}
+	}
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	srv.Version = version
+	if err := srv.Open(ctx); err != nil {
+		srv.Close(context.Background())
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			next, err := config.Load(cfgPath)
+			if err != nil {
+				log.Error("config reload refused; the old config keeps serving", "err", err)
+				continue
+			}
+			srv.SetConfig(next)
+			log.Info("config reloaded", "triggers", len(next.Triggers.All()))
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	select {
+	case err := <-errc:
+		srv.Close(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Close(sctx)
+}
+
+func replay(ctx context.Context, cfgPath, id string, stdout io.Writer) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return &exitError{1, err}
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme+"://"+cfg.Listen+"/api/deliveries/"+url.PathEscape(id)+"/replay", nil)
+	if err != nil {
+		return err
+	}
+	if cfg.APIToken != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.APIToken)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("replay: is the server running on %s? %w", cfg.Listen, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		return &exitError{1, fmt.Errorf("replay: %s: %s", resp.Status, bytes.TrimSpace(body))}
+	}
+	_, err = stdout.Write(body)
+	return err
+}
+
+type extractOutput struct {
+	Variables map[string]string `json:"variables"`
+	Nodes     []any             `json:"nodes,omitempty"`
+	Event     string            `json:"event,omitempty"`
+	Filter    *filterOutput     `json:"filter,omitempty"`
+}
+
+type filterOutput struct {
+	Matched bool   `json:"matched"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+func newExtract(cfgPath *string, stdout io.Writer) *cobra.Command {
+	var (
+		trig, payload, event       string
+		headers, queries           []string
+		jsonpath, gjsonExpr, xpath string
+	)
+	cmd := &cobra.Command{
+		Use:   "extract",
+		Short: "print the variables and the filter verdict of a payload as JSON; run nothing",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if payload == "" {
+				return &exitError{2, errors.New("extract: --payload FILE is required")}
+			}
+			body, err := os.ReadFile(payload)
+			if err != nil {
+				return &exitError{2, fmt.Errorf("extract: %v", err)}
+			}
+			h := http.Header{}
+			for _, kv := range headers {
+				k, v, ok := strings.Cut(kv, ":")
+				if !ok {
+					return &exitError{2, fmt.Errorf("extract: --header %q: want 'Name: value'", kv)}
+				}
+				h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+			}
+			if h.Get("Content-Type") == "" {
+				h.Set("Content-Type", "application/json")
+			}
+			q := url.Values{}
+			for _, kv := range queries {
+				k, v, _ := strings.Cut(kv, "=")
+				q.Add(k, v)
+			}
+			in := extract.NewInput(body, h, q)
+			out := extractOutput{Variables: map[string]string{}}
+			kinds := map[extract.Kind]string{extract.KindJSONPath: jsonpath, extract.KindGJSON: gjsonExpr, extract.KindXPath: xpath}
+			adhoc := 0
+			for kind, expr := range kinds {
+				if expr == "" {
+					continue
+				}
+				adhoc++
+				nodes, err := extract.Nodes(kind, expr, in)
+				if err != nil {
+					return &exitError{2, err}
+				}
+				if nodes == nil {
+					nodes = []any{}
+				}
+				out.Nodes = nodes
+				v, err := extract.Compile(extract.Spec{Name: "value", JSONPath: jsonpath, GJSON: gjsonExpr, XPath: xpath})
+				if err != nil {
+					return &exitError{2, err}
+				}
+				if err := v.Resolve(in, out.Variables); err != nil {
+					return &exitError{2, err}
+				}
+			}
+			switch {
+			case adhoc > 1:
+				return &exitError{2, errors.New("extract: give one of --jsonpath, --gjson, --xpath")}
+			case adhoc == 1:
+			case trig == "":
+				return &exitError{2, errors.New("extract: give --trigger NAME (with --config) or an expression (--jsonpath, --gjson, --xpath)")}
+			default:
+				cfg, err := config.Load(*cfgPath)
+				if err != nil {
+					return &exitError{1, err}
+				}
+				t, ok := cfg.Triggers.ByName(trig)
+				if !ok {
+					return &exitError{2, fmt.Errorf("extract: no trigger %q in %s", trig, *cfgPath)}
+				}
+				preq := &providers.Request{Header: h, Query: q, Body: body, Now: time.Now()}
+				info, err := t.Provider.Inspect(preq)
+				if err != nil {
+					info = &providers.Info{}
+				}
+				if event != "" {
+					info.Event, info.Action, _ = strings.Cut(event, ".")
+				}
+				out.Event = info.EventAction()
+				d := t.Decide(preq, info, in)
+				if d.Err != nil {
+					return &exitError{2, d.Err}
+				}
+				if d.Vars != nil {
+					out.Variables = d.Vars
+				}
+				out.Filter = &filterOutput{Matched: d.Fire, Reason: d.Reason}
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&trig, "trigger", "", "trigger name in the config")
+	f.StringVar(&payload, "payload", "", "file holding the request body")
+	f.StringVar(&event, "event", "", "event name to assume (e.g. push, pull_request.opened)")
+	f.StringArrayVar(&headers, "header", nil, "request header 'Name: value' (repeatable)")
+	f.StringArrayVar(&queries, "query", nil, "query parameter k=v (repeatable)")
+	f.StringVar(&jsonpath, "jsonpath", "", "evaluate one JSONPath (RFC 9535) expression")
+	f.StringVar(&gjsonExpr, "gjson", "", "evaluate one gjson expression")
+	f.StringVar(&xpath, "xpath", "", "evaluate one XPath 1.0 expression")
+	return cmd
+}

@@ -1,0 +1,433 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hooktrigger/hooktrigger/store"
+)
+
+// errShutdown is the cancel cause of runs stopped because hooktrigger stops.
+var errShutdown = errors.New("pipeline: hooktrigger is shutting down")
+
+// Scheduler starts queued runs on a bounded pool of workers, obeying each
+// trigger's concurrency policy, and records every state change in the store.
+// It is safe for concurrent use.
+type Scheduler struct {
+	store   store.Store
+	lookup  func(trigger string) (*Spec, bool)
+	dir     string
+	workers int
+	log     *slog.Logger
+
+	// OnChange, when set before Start, is called after every recorded
+	// state change of a run (metrics, commit status, live UI).
+	OnChange func(r *store.Run)
+	// Instance names this process in run records.
+	Instance string
+
+	mu       sync.Mutex
+	queue    []*item          // waiting runs, oldest first
+	running  map[string]*item // by run id
+	inGroup  map[string]int   // running runs per group
+	nRunning int
+	stopping bool
+	timer    *time.Timer
+	wg       sync.WaitGroup
+	kick     chan struct{}
+}
+
+type item struct {
+	run       *store.Run
+	spec      *Spec
+	body      []byte
+	notBefore time.Time
+	cancel    context.CancelCauseFunc
+}
+
+// NewScheduler returns a scheduler writing run directories and logs under
+// dir. lookup gives the current spec of a trigger (it follows config
+// reloads).
+func NewScheduler(st store.Store, lookup func(trigger string) (*Spec, bool), dir string, workers int, log *slog.Logger) *Scheduler {
+	if workers < 1 {
+		workers = 1
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Scheduler{store: st, lookup: lookup, dir: dir, workers: workers, log: log,
+		running: map[string]*item{}, inGroup: map[string]int{}, kick: make(chan struct{}, 1)}
+}
+
+// RunDir is the directory of one run: its log, payload and variables file.
+func (s *Scheduler) RunDir(id string) string { return filepath.Join(s.dir, id[len(id)-2:], id) }
+
+// LogPath is the path of a run's log file.
+func (s *Scheduler) LogPath(id string) string { return filepath.Join(s.RunDir(id), "log") }
+
+// Start recovers from a previous process: runs left running are marked
+// interrupted (and queued again when their trigger says retry_interrupted),
+// and queued runs are scheduled.
+func (s *Scheduler) Start(ctx context.Context) error {
+	interrupted, err := s.store.InterruptRunning(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range interrupted {
+		s.log.Warn("run interrupted by a previous stop", "run", r.ID, "trigger", r.Trigger)
+		s.changed(r)
+		if spec, ok := s.lookup(r.Trigger); ok && spec.RetryInterrupted {
+			r.State = store.Queued
+			r.Attempt++
+			r.StartedAt, r.EndedAt = time.Time{}, time.Time{}
+			r.Error = "re-queued after interruption"
+			if _, err := s.store.UpdateRun(ctx, r, store.Interrupted); err != nil {
+				return err
+			}
+			s.changed(r)
+		}
+	}
+	queued, err := s.store.QueuedRuns(ctx)
+	if err != nil {
+		return err
+	}
+	s.Enqueue(queued, nil)
+	return nil
+}
+
+// Enqueue schedules runs that were just recorded as queued. body is the
+// delivery's raw body (nil: read from the store when the run starts).
+func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
+	now := time.Now()
+	var final []*store.Run
+	s.mu.Lock()
+	for _, r := range runs {
+		spec, ok := s.lookup(r.Trigger)
+		if !ok {
+			r.State, r.EndedAt, r.Error = store.Failed, now, "trigger is no longer configured"
+			final = append(final, r)
+			continue
+		}
+		it := &item{run: r, spec: spec, body: body}
+		if r.Group != "" {
+			switch spec.Policy {
+			case PolicySkipIfRunning:
+				if s.groupBusy(r.Group) {
+					r.State, r.EndedAt, r.Error = store.Skipped, now, "a run of group "+r.Group+" is already queued or running"
+					final = append(final, r)
+					continue
+				}
+			case PolicyCancelPrevious:
+				final = append(final, s.cancelGroup(r.Group, "cancelled by newer run "+r.ID)...)
+			}
+			if spec.QuietPeriod > 0 {
+				final = append(final, s.supersede(r, now)...)
+				it.notBefore = now.Add(spec.QuietPeriod)
+			}
+		}
+		s.queue = append(s.queue, it)
+	}
+	s.mu.Unlock()
+	for _, r := range final {
+		s.finish(r, store.Queued)
+	}
+	s.dispatch()
+}
+
+// groupBusy reports whether group has a run queued or running. s.mu held.
+func (s *Scheduler) groupBusy(group string) bool {
+	if s.inGroup[group] > 0 {
+		return true
+	}
+	for _, it := range s.queue {
+		if it.run.Group == group {
+			return true
+		}
+	}
+	return false
+}
+
+// cancelGroup takes the queued runs of group out of the queue (returning
+// them, to be recorded as cancelled) and cancels its running runs. s.mu held.
+func (s *Scheduler) cancelGroup(group, reason string) []*store.Run {
+	var out []*store.Run
+	kept := s.queue[:0]
+	for _, it := range s.queue {
+		if it.run.Group == group {
+			it.run.State, it.run.EndedAt, it.run.Error = store.Cancelled, time.Now(), reason
+			out = append(out, it.run)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	for _, it := range s.running {
+		if it.run.Group == group && it.cancel != nil {
+			it.cancel(fmt.Errorf("%w: %s", ErrCancelled, reason))
+		}
+	}
+	return out
+}
+
+// supersede takes the waiting runs of r's trigger and group still inside
+// their quiet period out of the queue; r replaces them. s.mu held.
+func (s *Scheduler) supersede(r *store.Run, now time.Time) []*store.Run {
+	var out []*store.Run
+	kept := s.queue[:0]
+	for _, it := range s.queue {
+		if it.run.Group == r.Group && it.run.Trigger == r.Trigger && it.notBefore.After(now) {
+			it.run.State, it.run.EndedAt, it.run.Error = store.Superseded, now, "superseded by run "+r.ID+" within the quiet period"
+			out = append(out, it.run)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	return out
+}
+
+// admits reports whether the group policy lets it start now. s.mu held.
+func (s *Scheduler) admits(it *item) bool {
+	g := it.run.Group
+	if g == "" {
+		return true
+	}
+	n := s.inGroup[g]
+	switch it.spec.Policy {
+	case PolicyParallel:
+		return it.spec.Max == 0 || n < it.spec.Max
+	default: // queue, cancel-previous, skip-if-running: one at a time
+		return n == 0
+	}
+}
+
+// dispatch starts every queued run that a worker and its group admit, in
+// queue order.
+func (s *Scheduler) dispatch() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return
+	}
+	now := time.Now()
+	var next time.Time
+	kept := s.queue[:0]
+	blocked := map[string]bool{} // groups whose older run waits: keep FIFO
+	for _, it := range s.queue {
+		g := it.run.Group
+		switch {
+		case s.nRunning >= s.workers, g != "" && blocked[g]:
+			kept = append(kept, it)
+		case it.notBefore.After(now):
+			if next.IsZero() || it.notBefore.Before(next) {
+				next = it.notBefore
+			}
+			kept = append(kept, it)
+		case !s.admits(it):
+			if g != "" {
+				blocked[g] = true
+			}
+			kept = append(kept, it)
+		default:
+			s.start(it)
+		}
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	if !next.IsZero() {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.timer = time.AfterFunc(time.Until(next), s.dispatch)
+	}
+}
+
+// start launches it on a worker. s.mu held.
+func (s *Scheduler) start(it *item) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	it.cancel = cancel
+	s.running[it.run.ID] = it
+	s.nRunning++
+	if it.run.Group != "" {
+		s.inGroup[it.run.Group]++
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.execute(ctx, it)
+		cancel(nil)
+		s.mu.Lock()
+		delete(s.running, it.run.ID)
+		s.nRunning--
+		if it.run.Group != "" {
+			if s.inGroup[it.run.Group]--; s.inGroup[it.run.Group] == 0 {
+				delete(s.inGroup, it.run.Group)
+			}
+		}
+		s.mu.Unlock()
+		s.dispatch()
+	}()
+}
+
+func (s *Scheduler) execute(ctx context.Context, it *item) {
+	r := it.run
+	r.State, r.StartedAt, r.Instance = store.Running, time.Now(), s.Instance
+	ok, err := s.store.UpdateRun(context.Background(), r, store.Queued)
+	if err != nil {
+		s.log.Error("cannot record run start", "run", r.ID, "err", err)
+		return
+	}
+	if !ok { // cancelled through the API before it started
+		return
+	}
+	s.changed(r)
+	body := it.body
+	if body == nil {
+		if d, err := s.store.Delivery(context.Background(), r.DeliveryID); err == nil {
+			body = d.Body
+		}
+	}
+	dir := s.RunDir(r.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		r.State, r.EndedAt, r.Error = store.Failed, time.Now(), "cannot create the run directory: "+err.Error()
+		s.finish(r, store.Running)
+		return
+	}
+	res := Execute(ctx, it.spec.Command, &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: r.Meta, Payload: body})
+	r.StartedAt, r.EndedAt = res.Started, res.Ended
+	if r.StartedAt.IsZero() {
+		r.StartedAt = time.Now()
+	}
+	if r.EndedAt.IsZero() {
+		r.EndedAt = time.Now()
+	}
+	if res.ExitCode >= 0 && res.Outcome != OutcomeError {
+		code := res.ExitCode
+		r.ExitCode = &code
+	}
+	r.Signal = res.Signal
+	if res.Err != nil {
+		r.Error = res.Err.Error()
+	}
+	switch res.Outcome {
+	case OutcomeSucceeded:
+		r.State = store.Succeeded
+	case OutcomeTimedOut:
+		r.State = store.TimedOut
+		r.Error = fmt.Sprintf("timed out after %s", it.spec.Command.Timeout)
+	case OutcomeCancelled:
+		r.State = store.Cancelled
+		cause := context.Cause(ctx)
+		if errors.Is(cause, errShutdown) {
+			r.State = store.Interrupted
+		}
+		if cause != nil {
+			r.Error = cause.Error()
+		}
+	default:
+		r.State = store.Failed
+	}
+	s.finish(r, store.Running)
+}
+
+// finish records a final state reached from state from.
+func (s *Scheduler) finish(r *store.Run, from store.State) {
+	if _, err := s.store.UpdateRun(context.Background(), r, from); err != nil {
+		s.log.Error("cannot record run end", "run", r.ID, "state", r.State, "err", err)
+		return
+	}
+	attrs := []any{"run", r.ID, "trigger", r.Trigger, "state", r.State}
+	if r.ExitCode != nil {
+		attrs = append(attrs, "exit_code", *r.ExitCode)
+	}
+	if r.Error != "" {
+		attrs = append(attrs, "error", r.Error)
+	}
+	s.log.Info("run ended", attrs...)
+	s.changed(r)
+}
+
+func (s *Scheduler) changed(r *store.Run) {
+	if s.OnChange != nil {
+		cp := *r
+		s.OnChange(&cp)
+	}
+}
+
+// Cancel stops a queued or running run. It reports false when the run is
+// not live (already ended, or unknown).
+func (s *Scheduler) Cancel(ctx context.Context, id, reason string) (bool, error) {
+	s.mu.Lock()
+	if it, ok := s.running[id]; ok {
+		it.cancel(fmt.Errorf("%w: %s", ErrCancelled, reason))
+		s.mu.Unlock()
+		return true, nil
+	}
+	var found *item
+	for i, it := range s.queue {
+		if it.run.ID == id {
+			found = it
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	r := (*store.Run)(nil)
+	if found != nil {
+		r = found.run
+	} else {
+		var err error
+		if r, err = s.store.Run(ctx, id); err != nil {
+			return false, err
+		}
+		if r.State != store.Queued {
+			return false, nil
+		}
+	}
+	r.State, r.EndedAt, r.Error = store.Cancelled, time.Now(), reason
+	ok, err := s.store.UpdateRun(ctx, r, store.Queued)
+	if ok {
+		s.changed(r)
+	}
+	return ok, err
+}
+
+// Stats reports how many runs wait and how many execute.
+func (s *Scheduler) Stats() (queued, running int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue), s.nRunning
+}
+
+// Shutdown stops starting runs, waits up to grace for running ones, then
+// stops them and records them as interrupted. Queued runs stay queued in the
+// store and start at the next start.
+func (s *Scheduler) Shutdown(grace time.Duration) {
+	s.mu.Lock()
+	s.stopping = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(grace):
+	}
+	s.mu.Lock()
+	for _, it := range s.running {
+		it.cancel(errShutdown)
+	}
+	s.mu.Unlock()
+	<-done
+}

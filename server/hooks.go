@@ -1,0 +1,308 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hooktrigger/hooktrigger/extract"
+	"github.com/hooktrigger/hooktrigger/providers"
+	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/trigger"
+)
+
+// Handler returns the server's full HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.apiRoutes(mux)
+	mux.HandleFunc("/", s.hook)
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: store unreachable", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "triggers": len(s.cfg.Load().Triggers.All())})
+}
+
+type runRef struct {
+	ID      string `json:"id"`
+	Trigger string `json:"trigger"`
+	URL     string `json:"url"`
+	State   string `json:"state,omitempty"`
+}
+
+type skipRef struct {
+	Trigger string            `json:"trigger"`
+	Reason  string            `json:"reason"`
+	Vars    map[string]string `json:"variables,omitempty"`
+}
+
+type hookReply struct {
+	Delivery  string         `json:"delivery"`
+	Duplicate bool           `json:"duplicate,omitempty"`
+	Runs      []runRef       `json:"runs"`
+	Skipped   []skipRef      `json:"skipped,omitempty"`
+	Variables map[string]any `json:"variables,omitempty"`
+}
+
+// hook receives a webhook on a trigger path.
+func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+	cfg := s.cfg.Load()
+	triggers := cfg.Triggers.ForPath(r.URL.Path)
+	if len(triggers) == 0 {
+		writeError(w, http.StatusNotFound, "no trigger listens on "+r.URL.Path)
+		return
+	}
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		w.Header().Set("Allow", "POST, PUT")
+		writeError(w, http.StatusMethodNotAllowed, "webhooks are POSTed")
+		return
+	}
+	received := time.Now()
+	body, err := readBody(w, r, cfg.MaxBody)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body larger than max_body ("+strconv.FormatInt(cfg.MaxBody, 10)+" bytes)")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "cannot read the body")
+		return
+	}
+	preq := &providers.Request{Header: r.Header, Query: r.URL.Query(), Body: body, RemoteAddr: remoteIP(r), Now: received}
+
+	// Who may start something: each trigger verifies on its own.
+	var authorized []*trigger.Trigger
+	var refused []skipRef
+	denied := 0
+	for _, t := range triggers {
+		if t.AllowList != nil {
+			ip := t.AllowList.ClientIP(r.RemoteAddr, r.Header)
+			if !t.AllowList.Allowed(ip) {
+				denied++
+				refused = append(refused, skipRef{Trigger: t.Name, Reason: "client address not in allow_ips"})
+				continue
+			}
+		}
+		if err := t.Provider.Verify(preq); err != nil {
+			refused = append(refused, skipRef{Trigger: t.Name, Reason: "signature or token did not verify"})
+			continue
+		}
+		authorized = append(authorized, t)
+	}
+	if len(authorized) == 0 {
+		if denied == len(triggers) {
+			writeError(w, http.StatusForbidden, "forbidden")
+			return
+		}
+		s.log.Info("delivery refused: unauthorized", "path", r.URL.Path, "remote", preq.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, "unauthorized")
+		return
+	}
+
+	// What it is.
+	infos := map[string]*providers.Info{}
+	info := func(t *trigger.Trigger) (*providers.Info, error) {
+		if i, ok := infos[t.ProviderName]; ok {
+			return i, nil
+		}
+		i, err := t.Provider.Inspect(preq)
+		if err != nil {
+			return nil, err
+		}
+		infos[t.ProviderName] = i
+		return i, nil
+	}
+	first, err := info(authorized[0])
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if first.Ping {
+		writeJSON(w, http.StatusOK, map[string]any{"ping": true, "zen": first.Reply, "triggers": len(authorized)})
+		return
+	}
+
+	// What it starts.
+	in := extract.NewInput(body, r.Header, preq.Query)
+	del := &store.Delivery{
+		ID: store.NewID(), Path: r.URL.Path, SenderID: first.DeliveryID, Provider: authorized[0].ProviderName,
+		Event: first.Event, Action: first.Action, ReceivedAt: received, RemoteAddr: preq.RemoteAddr,
+		Headers: redactHeaders(r.Header), Body: body,
+	}
+	reply := hookReply{Delivery: del.ID, Runs: []runRef{}}
+	var runs []*store.Run
+	for _, t := range authorized {
+		ti, err := info(t)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		d := t.Decide(preq, ti, in)
+		if d.Err != nil && errors.Is(d.Err, extract.ErrMalformedBody) {
+			writeError(w, http.StatusBadRequest, d.Err.Error())
+			return
+		}
+		dec := store.Decision{Trigger: t.Name, Fired: d.Fire, Reason: d.Reason, Vars: d.Vars}
+		if !d.Fire {
+			sk := skipRef{Trigger: t.Name, Reason: d.Reason}
+			if t.Verbose {
+				sk.Vars = d.Vars
+			}
+			reply.Skipped = append(reply.Skipped, sk)
+			del.Decisions = append(del.Decisions, dec)
+			continue
+		}
+		run := &store.Run{
+			ID: store.NewID(), DeliveryID: del.ID, Trigger: t.Name, State: store.Queued, Group: d.Group,
+			Vars: d.Vars, CreatedAt: received,
+		}
+		run.Meta = meta(run, t, ti, del)
+		dec.RunID = run.ID
+		del.Decisions = append(del.Decisions, dec)
+		runs = append(runs, run)
+		if t.Verbose {
+			if reply.Variables == nil {
+				reply.Variables = map[string]any{}
+			}
+			reply.Variables[t.Name] = d.Vars
+		}
+	}
+	for _, rf := range refused {
+		del.Decisions = append(del.Decisions, store.Decision{Trigger: rf.Trigger, Reason: rf.Reason})
+	}
+
+	// Durably recorded before any 2xx.
+	rec, err := s.store.Record(r.Context(), del, runs)
+	if err != nil {
+		s.log.Error("cannot record delivery", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "store unavailable; retry later")
+		return
+	}
+	if rec.Duplicate {
+		dup := hookReply{Delivery: rec.DeliveryID, Duplicate: true, Runs: []runRef{}}
+		for _, run := range rec.Runs {
+			dup.Runs = append(dup.Runs, runRef{ID: run.ID, Trigger: run.Trigger, URL: s.runURL(run.ID), State: string(run.State)})
+		}
+		writeJSON(w, http.StatusOK, dup)
+		return
+	}
+	s.sched.Enqueue(runs, body)
+	for _, run := range runs {
+		reply.Runs = append(reply.Runs, runRef{ID: run.ID, Trigger: run.Trigger, URL: s.runURL(run.ID)})
+	}
+	reply.Skipped = append(reply.Skipped, refused...)
+	status := http.StatusOK
+	if len(runs) > 0 {
+		status = http.StatusAccepted
+	}
+	s.log.Info("delivery accepted", "delivery", del.ID, "sender_delivery", del.SenderID, "path", del.Path, "event", first.EventAction(), "runs", len(runs))
+	writeJSON(w, status, reply)
+}
+
+// meta builds the HOOKTRIGGER_* entries of a run's environment.
+func meta(run *store.Run, t *trigger.Trigger, i *providers.Info, d *store.Delivery) map[string]string {
+	delivery := i.DeliveryID
+	if delivery == "" {
+		delivery = d.ID
+	}
+	m := map[string]string{
+		"HOOKTRIGGER_RUN_ID":   run.ID,
+		"HOOKTRIGGER_TRIGGER":  t.Name,
+		"HOOKTRIGGER_EVENT":    i.Event,
+		"HOOKTRIGGER_ACTION":   i.Action,
+		"HOOKTRIGGER_DELIVERY": delivery,
+		"HOOKTRIGGER_PROVIDER": t.ProviderName,
+		"HOOKTRIGGER_REPO":     i.Repo,
+		"HOOKTRIGGER_REF":      i.Ref,
+		"HOOKTRIGGER_BRANCH":   i.Branch,
+		"HOOKTRIGGER_TAG":      i.Tag,
+		"HOOKTRIGGER_SHA":      i.SHA,
+		"HOOKTRIGGER_BEFORE":   i.Before,
+		"HOOKTRIGGER_ACTOR":    i.Actor,
+		"HOOKTRIGGER_PR":       i.PR,
+	}
+	return m
+}
+
+func (s *Server) runURL(id string) string {
+	return s.cfg.Load().PublicURL + "/ui/runs/" + id
+}
+
+// readBody reads at most limit bytes; over it, the MaxBytesError comes back
+// and the rest is not read.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength > 0 {
+		buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1))
+		_, err := buf.ReadFrom(rd)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(rd)
+}
+
+// remoteIP is the socket peer's address without the port.
+func remoteIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// sensitive reports whether a header may carry a credential.
+func sensitive(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"token", "secret", "signature", "authorization", "cookie", "auth", "key", "password"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactHeaders copies h with credential-bearing values replaced.
+func redactHeaders(h http.Header) map[string][]string {
+	out := make(map[string][]string, len(h))
+	for k, v := range h {
+		if sensitive(k) {
+			out[k] = []string{"[redacted]"}
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,167 @@
+// Package server is hooktrigger's HTTP side: the webhook endpoints, the JSON
+// API, health and metrics. It owns the limits (body size, timeouts) and is
+// the one place where errors become status codes.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hooktrigger/hooktrigger/config"
+	"github.com/hooktrigger/hooktrigger/pipeline"
+	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/store/sqlite"
+)
+
+// Server is one running hooktrigger instance. Build it with New, start it
+// with Open, stop it with Close.
+type Server struct {
+	cfg       atomic.Pointer[config.Config]
+	store     store.Store
+	sched     *pipeline.Scheduler
+	log       *slog.Logger
+	http      *http.Server
+	ln        net.Listener
+	started   time.Time
+	stopPrune chan struct{}
+	closeOnce sync.Once
+	Version   string
+}
+
+// New opens the store named by cfg and prepares the scheduler. Nothing
+// listens or runs until Open.
+func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{log: log, started: time.Now(), stopPrune: make(chan struct{})}
+	s.cfg.Store(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data_dir: %w", err)
+	}
+	if cfg.Database != "" {
+		return nil, errors.New("server: database: PostgreSQL is not supported yet; leave database out to use the embedded SQLite store")
+	}
+	db, err := sqlite.Open(filepath.Join(cfg.DataDir, "hooktrigger.db"))
+	if err != nil {
+		return nil, err
+	}
+	s.store = db
+	host, _ := os.Hostname()
+	s.sched = pipeline.NewScheduler(db, s.lookupSpec, filepath.Join(cfg.DataDir, "runs"), cfg.Workers, log)
+	s.sched.Instance = fmt.Sprintf("%s:%d", host, os.Getpid())
+	s.sched.OnChange = s.runChanged
+	return s, nil
+}
+
+// Config returns the config in force.
+func (s *Server) Config() *config.Config { return s.cfg.Load() }
+
+// SetConfig swaps in a new compiled config. Requests in flight finish under
+// the config they started with.
+func (s *Server) SetConfig(c *config.Config) { s.cfg.Store(c) }
+
+// Store returns the server's store.
+func (s *Server) Store() store.Store { return s.store }
+
+func (s *Server) lookupSpec(name string) (*pipeline.Spec, bool) {
+	t, ok := s.cfg.Load().Triggers.ByName(name)
+	if !ok || t.Spec == nil {
+		return nil, false
+	}
+	return t.Spec, true
+}
+
+func (s *Server) runChanged(r *store.Run) {}
+
+// Open recovers the runs of a previous process, starts the scheduler and
+// listens on the configured address (synchronously, so Addr is known when it
+// returns). Serve with Serve.
+func (s *Server) Open(ctx context.Context) error {
+	cfg := s.cfg.Load()
+	if err := s.sched.Start(ctx); err != nil {
+		return fmt.Errorf("server: recover runs: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	s.ln = ln
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server: tls: %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+		s.ln = tls.NewListener(ln, s.http.TLSConfig)
+	}
+	go s.pruneLoop()
+	s.log.Info("listening", "addr", ln.Addr().String(), "triggers", len(cfg.Triggers.All()), "data_dir", cfg.DataDir)
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve answers requests until Close. It returns nil after a clean Close.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops accepting requests, lets requests in flight finish, gives
+// running builds the configured grace and closes the store.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stopPrune)
+		if s.http != nil {
+			err = s.http.Shutdown(ctx)
+		}
+		s.sched.Shutdown(s.cfg.Load().ShutdownGrace)
+		err = errors.Join(err, s.store.Close())
+	})
+	return err
+}
+
+func (s *Server) pruneLoop() {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		cfg := s.cfg.Load()
+		ids, err := s.store.Prune(context.Background(), cfg.KeepDeliveries, cfg.KeepRuns, cfg.MaxRuns)
+		if err != nil {
+			s.log.Warn("prune failed", "err", err)
+		}
+		for _, id := range ids {
+			os.RemoveAll(s.sched.RunDir(id))
+		}
+		select {
+		case <-s.stopPrune:
+			return
+		case <-t.C:
+		}
+	}
+}

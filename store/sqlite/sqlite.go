@@ -1,0 +1,542 @@
+// Package sqlite is hooktrigger's embedded store: one SQLite file in WAL mode
+// with synchronous=FULL, written by a single goroutine that commits the
+// writes arriving together in one transaction (group commit), so durability
+// costs one fsync per batch, not per delivery.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver
+
+	"github.com/hooktrigger/hooktrigger/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxBatch bounds how many writes share one transaction.
+const maxBatch = 256
+
+// DB is a store.Store backed by a SQLite file.
+type DB struct {
+	path   string
+	w      *sql.DB // the single writer connection
+	r      *sql.DB // readers
+	ops    chan *op
+	closed chan struct{}
+	done   chan struct{}
+
+	// CommitHook, when set before use, is called after every commit with
+	// the batch size and the commit's duration (for metrics).
+	CommitHook func(n int, d time.Duration)
+}
+
+var _ store.Store = (*DB)(nil)
+
+type op struct {
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the database at path and applies the
+// embedded migrations.
+func Open(path string) (*DB, error) {
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	db := &DB{path: path, w: w, r: r, ops: make(chan *op, 4096), closed: make(chan struct{}), done: make(chan struct{})}
+	go db.writer()
+	return db, nil
+}
+
+func migrate(db *sql.DB) error {
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: bad name", name)
+		}
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, time.Now().UnixNano()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writer runs every write. It takes the first waiting write, gathers the
+// others already waiting, runs them in one transaction (each under its own
+// savepoint, so one failing write does not undo the others) and answers each
+// after the commit.
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]*op, 0, maxBatch)
+	for {
+		select {
+		case <-db.closed:
+			return
+		case o := <-db.ops:
+			batch = append(batch[:0], o)
+		}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-db.ops:
+				batch = append(batch, o)
+			default:
+				break gather
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+func (db *DB) commit(batch []*op) {
+	start := time.Now()
+	errs := make([]error, len(batch))
+	tx, err := db.w.Begin()
+	if err != nil {
+		for _, o := range batch {
+			o.done <- fmt.Errorf("%w: begin: %v", store.ErrUnavailable, err)
+		}
+		return
+	}
+	for i, o := range batch {
+		if _, err := tx.Exec(`SAVEPOINT op`); err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := o.fn(tx); err != nil {
+			errs[i] = err
+			if _, rerr := tx.Exec(`ROLLBACK TO op`); rerr != nil {
+				errs[i] = rerr
+			}
+		}
+		_, _ = tx.Exec(`RELEASE op`)
+	}
+	if err := tx.Commit(); err != nil {
+		for _, o := range batch {
+			o.done <- fmt.Errorf("%w: commit: %v", store.ErrUnavailable, err)
+		}
+		return
+	}
+	if db.CommitHook != nil {
+		db.CommitHook(len(batch), time.Since(start))
+	}
+	for i, o := range batch {
+		o.done <- errs[i]
+	}
+}
+
+// write runs fn in the writer and waits for its commit.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	o := &op{fn: fn, done: make(chan error, 1)}
+	select {
+	case db.ops <- o:
+	case <-db.closed:
+		return fmt.Errorf("%w: closed", store.ErrUnavailable)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the write is waited for even if ctx ends: the caller
+	// must learn whether it committed.
+	select {
+	case err := <-o.done:
+		return err
+	case <-db.done:
+		return fmt.Errorf("%w: closed", store.ErrUnavailable)
+	}
+}
+
+// Record implements store.Store.
+func (db *DB) Record(ctx context.Context, d *store.Delivery, runs []*store.Run) (*store.Recorded, error) {
+	rec := &store.Recorded{DeliveryID: d.ID, Runs: runs}
+	headers, _ := json.Marshal(d.Headers)
+	decisions, _ := json.Marshal(d.Decisions)
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if d.SenderID != "" {
+			var orig string
+			err := tx.QueryRow(`SELECT id FROM deliveries WHERE path = ? AND sender_id = ?`, d.Path, d.SenderID).Scan(&orig)
+			if err == nil {
+				rec.Duplicate = true
+				rec.DeliveryID = orig
+				rs, err := queryRuns(tx, `WHERE delivery_id = ? ORDER BY id`, orig)
+				rec.Runs = rs
+				return err
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		_, err := tx.Exec(`INSERT INTO deliveries (id, path, sender_id, provider, event, action, received_at, remote_addr, headers, body, body_size, decisions)
+			VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Path, d.SenderID, d.Provider, d.Event, d.Action, d.ReceivedAt.UnixNano(), d.RemoteAddr, headers, d.Body, len(d.Body), decisions)
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			if err := insertRun(tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return rec, nil
+}
+
+func insertRun(tx *sql.Tx, r *store.Run) error {
+	vars, _ := json.Marshal(r.Vars)
+	meta, _ := json.Marshal(r.Meta)
+	_, err := tx.Exec(`INSERT INTO runs (id, delivery_id, trigger, state, grp, vars, meta, created_at, started_at, ended_at, exit_code, signal, error, instance, attempt, status_note)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.DeliveryID, r.Trigger, string(r.State), r.Group, vars, meta, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.EndedAt),
+		r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.StatusNote)
+	return err
+}
+
+func nanos(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func wrap(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+}
+
+// Delivery implements store.Store.
+func (db *DB) Delivery(ctx context.Context, id string) (*store.Delivery, error) {
+	ds, err := db.deliveries(ctx, true, `WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return ds[0], nil
+}
+
+// Deliveries implements store.Store.
+func (db *DB) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
+	var where []string
+	var args []any
+	if f.Path != "" {
+		where, args = append(where, "path = ?"), append(args, f.Path)
+	}
+	if f.Event != "" {
+		where, args = append(where, "event = ?"), append(args, f.Event)
+	}
+	if f.Before != "" {
+		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
+	q := ""
+	if len(where) > 0 {
+		q = "WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit(f.Limit))
+	return db.deliveries(ctx, false, q, args...)
+}
+
+func limit(n int) int {
+	if n <= 0 || n > 1000 {
+		return 100
+	}
+	return n
+}
+
+func (db *DB) deliveries(ctx context.Context, withBody bool, where string, args ...any) ([]*store.Delivery, error) {
+	body := "NULL"
+	if withBody {
+		body = "body"
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, path, COALESCE(sender_id, ''), provider, event, action, received_at, remote_addr, headers, `+body+`, body_size, decisions FROM deliveries `+where, args...)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []*store.Delivery
+	for rows.Next() {
+		d := &store.Delivery{}
+		var received int64
+		var headers, decisions []byte
+		if err := rows.Scan(&d.ID, &d.Path, &d.SenderID, &d.Provider, &d.Event, &d.Action, &received, &d.RemoteAddr, &headers, &d.Body, &d.BodySize, &decisions); err != nil {
+			return nil, wrap(err)
+		}
+		d.ReceivedAt = time.Unix(0, received).UTC()
+		_ = json.Unmarshal(headers, &d.Headers)
+		_ = json.Unmarshal(decisions, &d.Decisions)
+		out = append(out, d)
+	}
+	return out, wrap(rows.Err())
+}
+
+const runColumns = `id, delivery_id, trigger, state, grp, vars, meta, created_at, started_at, ended_at, exit_code, signal, error, instance, attempt, status_note`
+
+type querier interface {
+	Query(query string, args ...any) (*sql.Rows, error)
+}
+
+func queryRuns(q querier, where string, args ...any) ([]*store.Run, error) {
+	rows, err := q.Query(`SELECT `+runColumns+` FROM runs `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Run
+	for rows.Next() {
+		r := &store.Run{}
+		var state string
+		var vars, meta []byte
+		var created int64
+		var started, ended, exit sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.DeliveryID, &r.Trigger, &state, &r.Group, &vars, &meta, &created, &started, &ended, &exit, &r.Signal, &r.Error, &r.Instance, &r.Attempt, &r.StatusNote); err != nil {
+			return nil, err
+		}
+		r.State = store.State(state)
+		_ = json.Unmarshal(vars, &r.Vars)
+		_ = json.Unmarshal(meta, &r.Meta)
+		r.CreatedAt = time.Unix(0, created).UTC()
+		if started.Valid {
+			r.StartedAt = time.Unix(0, started.Int64).UTC()
+		}
+		if ended.Valid {
+			r.EndedAt = time.Unix(0, ended.Int64).UTC()
+		}
+		if exit.Valid {
+			c := int(exit.Int64)
+			r.ExitCode = &c
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+type ctxQuerier struct {
+	ctx context.Context
+	db  *sql.DB
+}
+
+func (c ctxQuerier) Query(q string, args ...any) (*sql.Rows, error) {
+	return c.db.QueryContext(c.ctx, q, args...)
+}
+
+// Run implements store.Store.
+func (db *DB) Run(ctx context.Context, id string) (*store.Run, error) {
+	rs, err := queryRuns(ctxQuerier{ctx, db.r}, `WHERE id = ?`, id)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if len(rs) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return rs[0], nil
+}
+
+// Runs implements store.Store.
+func (db *DB) Runs(ctx context.Context, f store.RunFilter) ([]*store.Run, error) {
+	var where []string
+	var args []any
+	if f.Trigger != "" {
+		where, args = append(where, "trigger = ?"), append(args, f.Trigger)
+	}
+	if f.State != "" {
+		where, args = append(where, "state = ?"), append(args, string(f.State))
+	}
+	if f.Delivery != "" {
+		where, args = append(where, "delivery_id = ?"), append(args, f.Delivery)
+	}
+	if f.Before != "" {
+		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
+	q := ""
+	if len(where) > 0 {
+		q = "WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit(f.Limit))
+	rs, err := queryRuns(ctxQuerier{ctx, db.r}, q, args...)
+	return rs, wrap(err)
+}
+
+// QueuedRuns implements store.Store.
+func (db *DB) QueuedRuns(ctx context.Context) ([]*store.Run, error) {
+	rs, err := queryRuns(ctxQuerier{ctx, db.r}, `WHERE state = 'queued' ORDER BY id`)
+	return rs, wrap(err)
+}
+
+// UpdateRun implements store.Store.
+func (db *DB) UpdateRun(ctx context.Context, r *store.Run, from ...store.State) (bool, error) {
+	changed := false
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		q := `UPDATE runs SET state = ?, started_at = ?, ended_at = ?, exit_code = ?, signal = ?, error = ?, instance = ?, attempt = ?, status_note = ? WHERE id = ?`
+		args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.StatusNote, r.ID}
+		if len(from) > 0 {
+			q += ` AND state IN (` + strings.TrimSuffix(strings.Repeat("?,", len(from)), ",") + `)`
+			for _, s := range from {
+				args = append(args, string(s))
+			}
+		}
+		res, err := tx.Exec(q, args...)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		changed = n > 0
+		return nil
+	})
+	return changed, wrap(err)
+}
+
+// InterruptRunning implements store.Store.
+func (db *DB) InterruptRunning(ctx context.Context) ([]*store.Run, error) {
+	var out []*store.Run
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		rs, err := queryRuns(tx, `WHERE state = 'running' ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UnixNano()
+		for _, r := range rs {
+			if _, err := tx.Exec(`UPDATE runs SET state = 'interrupted', ended_at = ?, error = 'hooktrigger stopped while the run was executing' WHERE id = ?`, now, r.ID); err != nil {
+				return err
+			}
+			r.State = store.Interrupted
+			r.EndedAt = time.Unix(0, now).UTC()
+		}
+		out = rs
+		return nil
+	})
+	return out, wrap(err)
+}
+
+// Prune implements store.Store.
+func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, maxRuns int) ([]string, error) {
+	var pruned []string
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		now := time.Now()
+		if keepBodies > 0 {
+			if _, err := tx.Exec(`UPDATE deliveries SET body = NULL WHERE received_at < ? AND body IS NOT NULL`, now.Add(-keepBodies).UnixNano()); err != nil {
+				return err
+			}
+		}
+		var conds []string
+		var args []any
+		if keepRuns > 0 {
+			conds, args = append(conds, `created_at < ?`), append(args, now.Add(-keepRuns).UnixNano())
+		}
+		if maxRuns > 0 {
+			conds, args = append(conds, `id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?)`), append(args, maxRuns)
+		}
+		if len(conds) == 0 {
+			return nil
+		}
+		where := `WHERE state NOT IN ('queued', 'running') AND (` + strings.Join(conds, " OR ") + `)`
+		rows, err := tx.Query(`SELECT id FROM runs `+where, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			pruned = append(pruned, id)
+		}
+		rows.Close()
+		_, err = tx.Exec(`DELETE FROM runs `+where, args...)
+		return err
+	})
+	return pruned, wrap(err)
+}
+
+// Ping implements store.Store: it reads from and writes to the database.
+func (db *DB) Ping(ctx context.Context) error {
+	return wrap(db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1`)
+		return err
+	}))
+}
+
+// Close stops the writer and closes the database.
+func (db *DB) Close() error {
+	select {
+	case <-db.closed:
+		return nil
+	default:
+	}
+	close(db.closed)
+	<-db.done
+	// Answer writes that were queued but never run.
+	for {
+		select {
+		case o := <-db.ops:
+			o.done <- fmt.Errorf("%w: closed", store.ErrUnavailable)
+		default:
+			return errors.Join(db.r.Close(), db.w.Close())
+		}
+	}
+}

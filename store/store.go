@@ -1,0 +1,183 @@
+// Package store defines where hooktrigger keeps deliveries and runs, and the
+// vocabulary shared by its implementations: sqlite (embedded, the default)
+// and postgres (several instances on one database).
+//
+// The promise every implementation keeps: when Record returns without error,
+// the delivery and its runs are committed to stable storage, so the HTTP 2xx
+// that follows never announces a delivery that a crash could lose.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+)
+
+// State is the state of a run.
+type State string
+
+// Run states. Queued and Running are live; the others are final.
+const (
+	Queued      State = "queued"
+	Running     State = "running"
+	Succeeded   State = "succeeded"
+	Failed      State = "failed"
+	TimedOut    State = "timed_out"
+	Cancelled   State = "cancelled"
+	Skipped     State = "skipped"
+	Superseded  State = "superseded"
+	Interrupted State = "interrupted"
+)
+
+// Final reports whether s is an end state.
+func (s State) Final() bool { return s != Queued && s != Running }
+
+// Errors returned by stores.
+var (
+	ErrNotFound    = errors.New("store: not found")
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Delivery is one accepted webhook request.
+type Delivery struct {
+	ID         string              `json:"id"`
+	Path       string              `json:"path"`
+	SenderID   string              `json:"sender_id,omitempty"` // the sender's delivery id, used to deduplicate
+	Provider   string              `json:"provider,omitempty"`
+	Event      string              `json:"event,omitempty"`
+	Action     string              `json:"action,omitempty"`
+	ReceivedAt time.Time           `json:"received_at"`
+	RemoteAddr string              `json:"remote_addr,omitempty"`
+	Headers    map[string][]string `json:"headers,omitempty"` // secrets redacted
+	Body       []byte              `json:"-"`
+	BodySize   int                 `json:"body_size"`
+	Decisions  []Decision          `json:"decisions"`
+}
+
+// Decision records what one trigger made of a delivery.
+type Decision struct {
+	Trigger string            `json:"trigger"`
+	Fired   bool              `json:"fired"`
+	Reason  string            `json:"reason,omitempty"`
+	RunID   string            `json:"run_id,omitempty"`
+	Vars    map[string]string `json:"vars,omitempty"`
+}
+
+// Run is one execution of a trigger's command for a delivery.
+type Run struct {
+	ID         string            `json:"id"`
+	DeliveryID string            `json:"delivery"`
+	Trigger    string            `json:"trigger"`
+	State      State             `json:"state"`
+	Group      string            `json:"group,omitempty"`
+	Vars       map[string]string `json:"vars,omitempty"`
+	Meta       map[string]string `json:"meta,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
+	StartedAt  time.Time         `json:"started_at,omitzero"`
+	EndedAt    time.Time         `json:"ended_at,omitzero"`
+	ExitCode   *int              `json:"exit_code,omitempty"`
+	Signal     string            `json:"signal,omitempty"`
+	Error      string            `json:"error,omitempty"`
+	Instance   string            `json:"instance,omitempty"`
+	Attempt    int               `json:"attempt"`
+	StatusNote string            `json:"status_note,omitempty"`
+}
+
+// Recorded is the outcome of Record.
+type Recorded struct {
+	Duplicate  bool   // the sender's delivery id was seen before on this path
+	DeliveryID string // the stored delivery (the original one when Duplicate)
+	Runs       []*Run // the runs of the stored delivery
+}
+
+// RunFilter selects runs for listing; zero fields select everything.
+type RunFilter struct {
+	Trigger  string
+	State    State
+	Delivery string
+	Before   string // run id: list runs older than this one (paging)
+	Limit    int
+}
+
+// DeliveryFilter selects deliveries for listing.
+type DeliveryFilter struct {
+	Path   string
+	Event  string
+	Before string
+	Limit  int
+}
+
+// Store keeps deliveries and runs. Implementations are safe for concurrent
+// use; every method returns ErrUnavailable (wrapped) when the storage cannot
+// be reached or written.
+type Store interface {
+	// Record commits d and runs in one transaction. When d.SenderID is set
+	// and a delivery with the same path and sender id exists, nothing is
+	// written and the original is returned with Duplicate set.
+	Record(ctx context.Context, d *Delivery, runs []*Run) (*Recorded, error)
+	// Delivery returns the delivery with its body; ErrNotFound if none.
+	Delivery(ctx context.Context, id string) (*Delivery, error)
+	// Deliveries lists deliveries newest first, without bodies.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// Run returns one run; ErrNotFound if none.
+	Run(ctx context.Context, id string) (*Run, error)
+	// Runs lists runs newest first.
+	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
+	// QueuedRuns lists queued runs oldest first.
+	QueuedRuns(ctx context.Context) ([]*Run, error)
+	// UpdateRun writes r's state, times, exit code, signal, error, instance,
+	// attempt and status note. When from is given, the write happens only if
+	// the stored state is one of from; the result says whether it happened.
+	UpdateRun(ctx context.Context, r *Run, from ...State) (bool, error)
+	// InterruptRunning marks every run left running as interrupted and
+	// returns them (for crash recovery at start).
+	InterruptRunning(ctx context.Context) ([]*Run, error)
+	// Prune deletes delivery bodies older than keepBodies, and runs older
+	// than keepRuns or beyond the newest maxRuns (zero = keep).
+	Prune(ctx context.Context, keepBodies, keepRuns time.Duration, maxRuns int) (prunedRuns []string, err error)
+	// Ping checks that the storage answers.
+	Ping(ctx context.Context) error
+	// Close releases the storage.
+	Close() error
+}
+
+var (
+	idMu   sync.Mutex
+	idLast uint64
+)
+
+// NewID returns a new unique id that sorts by creation time: 48 bits of
+// milliseconds, a 16-bit sequence within the process, then 64 random bits,
+// in Crockford base32 (26 characters).
+func NewID() string {
+	var b [16]byte
+	ms := uint64(time.Now().UnixMilli())
+	idMu.Lock()
+	if ms <= idLast>>16 { // keep ids from one process strictly increasing
+		idLast++
+	} else {
+		idLast = ms << 16
+	}
+	v := idLast
+	idMu.Unlock()
+	binary.BigEndian.PutUint64(b[:8], v)
+	_, _ = rand.Read(b[8:])
+	return encode(b)
+}
+
+// encode writes 128 bits as 26 Crockford base32 digits.
+func encode(b [16]byte) string {
+	const digits = "0123456789abcdefghjkmnpqrstvwxyz"
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	var out [26]byte
+	for i := 25; i >= 0; i-- {
+		out[i] = digits[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out[:])
+}

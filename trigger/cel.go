@@ -1,0 +1,97 @@
+package trigger
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+)
+
+// CELCostLimit bounds the work one CEL filter may do on one delivery.
+const CELCostLimit = 1_000_000
+
+// CELFilter is a CEL expression over the delivery: `body` (the decoded JSON
+// body), `headers` (lower-case names to their first value), `query` (names to
+// their first value), `vars` (the resolved variables) and `event` (the event
+// name, with `.action` when there is one, e.g. "pull_request.opened").
+type CELFilter struct {
+	Expr string
+	prg  cel.Program
+}
+
+var celEnv = func() *cel.Env {
+	env, err := cel.NewEnv(
+		cel.Variable("body", cel.DynType),
+		cel.Variable("headers", cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable("query", cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable("vars", cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable("event", cel.StringType),
+	)
+	if err != nil {
+		panic(err)
+	}
+	return env
+}()
+
+// CompileCEL parses and checks expr; it must yield a bool.
+func CompileCEL(expr string) (*CELFilter, error) {
+	ast, iss := celEnv.Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		return nil, fmt.Errorf("invalid CEL: %s", strings.ReplaceAll(iss.Err().Error(), "\n", " "))
+	}
+	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
+		return nil, fmt.Errorf("CEL expression must yield a bool, not %s", ast.OutputType())
+	}
+	prg, err := celEnv.Program(ast, cel.CostLimit(CELCostLimit), cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, fmt.Errorf("invalid CEL: %v", err)
+	}
+	return &CELFilter{Expr: expr, prg: prg}, nil
+}
+
+// Match evaluates the expression on the delivery.
+func (f *CELFilter) Match(d *Delivery) (bool, string, error) {
+	var body any
+	if raw := d.Input.Body(); len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			body = nil
+		}
+	}
+	event := ""
+	if d.Info != nil {
+		event = d.Info.EventAction()
+	}
+	out, _, err := f.prg.Eval(map[string]any{
+		"body":    body,
+		"headers": firstValues(d.Request.Header, true),
+		"query":   firstValues(d.Request.Query, false),
+		"vars":    d.Vars,
+		"event":   event,
+	})
+	if err != nil {
+		return false, fmt.Sprintf("CEL %q: %v", f.Expr, err), nil
+	}
+	ok, isBool := out.Value().(bool)
+	if !isBool {
+		return false, fmt.Sprintf("CEL %q gave %v, not a bool", f.Expr, out.Value()), nil
+	}
+	if !ok {
+		return false, fmt.Sprintf("CEL %q is false", f.Expr), nil
+	}
+	return true, "", nil
+}
+
+func firstValues(m map[string][]string, lower bool) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if len(v) == 0 {
+			continue
+		}
+		if lower {
+			k = strings.ToLower(k)
+		}
+		out[k] = v[0]
+	}
+	return out
+}
