@@ -36,6 +36,9 @@ type Server struct {
 	stopPrune chan struct{}
 	closeOnce sync.Once
 	Version   string
+
+	obsMu     sync.Mutex
+	observers []func(*store.Run)
 }
 
 // New opens the store named by cfg and prepares the scheduler. Nothing
@@ -82,7 +85,25 @@ func (s *Server) lookupSpec(name string) (*pipeline.Spec, bool) {
 	return t.Spec, true
 }
 
-func (s *Server) runChanged(r *store.Run) {}
+// OnRunChange registers f to be called after every recorded state change of
+// a run (metrics, commit status, the live UI). f must not block.
+func (s *Server) OnRunChange(f func(*store.Run)) {
+	s.obsMu.Lock()
+	defer s.obsMu.Unlock()
+	s.observers = append(s.observers, f)
+}
+
+func (s *Server) runChanged(r *store.Run) {
+	s.obsMu.Lock()
+	obs := s.observers
+	s.obsMu.Unlock()
+	for _, f := range obs {
+		f(r)
+	}
+}
+
+// Scheduler returns the server's run scheduler.
+func (s *Server) Scheduler() *pipeline.Scheduler { return s.sched }
 
 // Open recovers the runs of a previous process, starts the scheduler and
 // listens on the configured address (synchronously, so Addr is known when it
