@@ -1,0 +1,537 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// row is one line of the result table.
+type row struct {
+	Area, Measure, Value, Note string
+}
+
+type suite struct {
+	bin   string
+	tmp   string
+	quick bool
+	rows  []row
+	log   io.Writer
+}
+
+func (s *suite) add(area, measure, value, note string) {
+	s.rows = append(s.rows, row{area, measure, value, note})
+	fmt.Fprintf(s.log, "  %-12s %-55s %-14s %s\n", area, measure, value, note)
+}
+
+func suiteCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("suite", flag.ExitOnError)
+	bin := fs.String("bin", "bin/hooktrigger", "hooktrigger binary")
+	out := fs.String("out", "bench-out", "directory for the results")
+	quick := fs.Bool("quick", false, "fewer requests (a smoke run)")
+	goBench := fs.Bool("go", true, "also run the Go benchmarks")
+	fs.Parse(args)
+	abs, err := filepath.Abs(*bin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("suite: %s: build it first (make build)", abs)
+	}
+	tmp, err := os.MkdirTemp("", "hookbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	s := &suite{bin: abs, tmp: tmp, quick: *quick, log: os.Stderr}
+	start := time.Now()
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"ingest", s.ingest},
+		{"scale", s.scale},
+		{"payload", s.payloads},
+		{"end-to-end", s.endToEnd},
+	}
+	if *goBench {
+		steps = append(steps, struct {
+			name string
+			fn   func(context.Context) error
+		}{"go benchmarks", s.goBenchmarks})
+	}
+	for _, st := range steps {
+		fmt.Fprintf(s.log, "== %s\n", st.name)
+		if err := st.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+	}
+	table := s.table(time.Since(start))
+	fmt.Print(table)
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(*out, "results.md"), []byte(table), 0o644)
+}
+
+func (s *suite) n(full, quick int) int {
+	if s.quick {
+		return quick
+	}
+	return full
+}
+
+func (s *suite) table(took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %s RAM; %s; `make bench` took %s.\n\n", cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version(), took.Round(time.Second))
+	b.WriteString("| area | measure | value | note |\n|---|---|---|---|\n")
+	for _, r := range s.rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Area, r.Measure, r.Value, r.Note)
+	}
+	return b.String()
+}
+
+// ---- processes under test
+
+type proc struct {
+	cmd  *exec.Cmd
+	url  string
+	pid  int
+	done chan struct{}
+}
+
+var listenRe = regexp.MustCompile(`listening (?:addr=)?(\S+)`)
+
+// startBare starts the baseline handler as its own process, like hooktrigger.
+func (s *suite) startBare() (*proc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return s.start(exec.Command(self, "bare"), true)
+}
+
+// startHooktrigger writes cfg and serves it.
+func (s *suite) startHooktrigger(name, cfg string) (*proc, error) {
+	dir := filepath.Join(s.tmp, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "hooktrigger.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(s.bin, "serve", "--config", path)
+	cmd.Env = append(os.Environ(), "BENCH_SECRET=bench-secret")
+	return s.start(cmd, false)
+}
+
+func (s *suite) start(cmd *exec.Cmd, stdout bool) (*proc, error) {
+	var r io.ReadCloser
+	var err error
+	if stdout {
+		r, err = cmd.StdoutPipe()
+	} else {
+		r, err = cmd.StderrPipe()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	select {
+	case a := <-addr:
+		p.url = "http://" + a
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("%s exited before listening", cmd.Path)
+	case <-time.After(2 * time.Minute):
+		p.stop()
+		return nil, fmt.Errorf("%s did not listen within 2 minutes", cmd.Path)
+	}
+}
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// rss returns the current and peak resident set size of the process, in bytes.
+func (p *proc) rss() (cur, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			cur = v << 10
+		case "VmHWM:":
+			peak = v << 10
+		}
+	}
+	return cur, peak
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// ---- configs
+
+// tenVariables are the ten variables of the ingest benchmarks.
+const tenVariables = `    variables:
+      - {name: ref, jsonpath: $.ref, regexp_filter: '^refs/heads/'}
+      - {name: after, jsonpath: $.after}
+      - {name: before, jsonpath: $.before}
+      - {name: repo, jsonpath: $.repository.full_name}
+      - {name: owner, jsonpath: $.repository.owner.login}
+      - {name: pusher, jsonpath: $.pusher.name}
+      - {name: head, jsonpath: $.head_commit.id}
+      - {name: message, jsonpath: $.head_commit.message}
+      - {name: sender, jsonpath: $.sender.login}
+      - {name: compare, jsonpath: $.compare}
+`
+
+// ingestConfig is a server with n GitHub triggers on distinct paths. Every
+// delivery records a run; one worker runs a long sleep, so the rest wait in
+// the queue and the measurement is ingest, not process spawning.
+func ingestConfig(n int, maxBody string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndata_dir: ./data\nworkers: 1\nmax_body: %s\nlog_level: warn\ntriggers:\n", maxBody)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  - name: t%d\n    provider: github\n    secret: ${BENCH_SECRET}\n    events: [push]\n", i)
+		b.WriteString(tenVariables)
+		b.WriteString("    run:\n      command: [sleep, '600']\n")
+	}
+	return b.String()
+}
+
+func randomPrefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:]) + "-"
+}
+
+// ---- steps
+
+func (s *suite) ingest(ctx context.Context) error {
+	n, c := s.n(20000, 2000), 32
+	body := PushPayload(0)
+	bare, err := s.startBare()
+	if err != nil {
+		return err
+	}
+	// Warm up, then measure.
+	_, _ = Load(ctx, LoadOptions{URL: bare.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	rb, err := Load(ctx, LoadOptions{URL: bare.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	bare.stop()
+	if err != nil {
+		return err
+	}
+	ht, err := s.startHooktrigger("ingest", ingestConfig(1, "25MiB"))
+	if err != nil {
+		return err
+	}
+	defer ht.stop()
+	_, _ = Load(ctx, LoadOptions{URL: ht.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	rh, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.log, "  bare:        %s\n  hooktrigger: %s\n", rb, rh)
+	if rh.Statuses[202] != n {
+		return fmt.Errorf("hooktrigger answered %v, want %d×202", rh.Statuses, n)
+	}
+	s.add("ingest", fmt.Sprintf("bare net/http handler, %d × %d B push at c=%d", n, len(body), c), fmt.Sprintf("%.0f req/s", rb.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rb.P50), ms(rb.P99)))
+	s.add("ingest", "hooktrigger: HMAC, 10 variables, SQLite commit (fsync), 202", fmt.Sprintf("%.0f req/s", rh.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rh.P50), ms(rh.P99)))
+	s.add("ingest", "ratio hooktrigger / bare (target ≥ 0.5, stretch 0.7)", fmt.Sprintf("%.2f", rh.RPS/rb.RPS), "")
+	return nil
+}
+
+func (s *suite) scale(ctx context.Context) error {
+	n, c := s.n(5000, 1000), 32
+	body := PushPayload(0)
+	var p99One time.Duration
+	for _, k := range []int{1, 100, 10000} {
+		ht, err := s.startHooktrigger(fmt.Sprintf("scale-%d", k), ingestConfig(k, "25MiB"))
+		if err != nil {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+		idle, _ := ht.rss()
+		urls := make([]string, 0, min(k, 1000))
+		for i := 0; i < cap(urls); i++ {
+			urls = append(urls, fmt.Sprintf("%s/hooks/t%d", ht.url, (i*7919)%k))
+		}
+		_, _ = Load(ctx, LoadOptions{URLs: urls, N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+		r, err := Load(ctx, LoadOptions{URLs: urls, N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+		_, peak := ht.rss()
+		ht.stop()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.log, "  %d triggers: %s\n", k, r)
+		if k == 1 {
+			p99One = r.P99
+			s.add("scale", "idle RSS, 1 trigger (target ≤ 30 MB)", mib(idle), "")
+		}
+		note := fmt.Sprintf("%.0f req/s; idle RSS %s, peak RSS %s", r.RPS, mib(idle), mib(peak))
+		if k > 1 {
+			note += fmt.Sprintf("; p99 ratio to 1 trigger %.2f (target ≤ 1.2 at 10,000)", float64(r.P99)/float64(p99One))
+		}
+		s.add("scale", fmt.Sprintf("%d trigger(s) on distinct paths: ingest p99", k), ms(r.P99), note)
+	}
+	return nil
+}
+
+func (s *suite) payloads(ctx context.Context) error {
+	for _, sz := range []struct {
+		name string
+		size int
+		n, c int
+	}{
+		{"1 KB", 1000, s.n(5000, 500), 32},
+		{"100 KB", 100_000, s.n(2000, 200), 16},
+		{"5 MB", 5_000_000, s.n(100, 20), 8},
+		{"25 MB", 25_000_000, s.n(40, 8), 8},
+	} {
+		ht, err := s.startHooktrigger("payload", ingestConfig(1, "26MiB"))
+		if err != nil {
+			return err
+		}
+		body := PushPayload(sz.size)
+		r, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/t0", N: sz.n, C: sz.c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+		_, peak := ht.rss()
+		ht.stop()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.log, "  %s: %s\n", sz.name, r)
+		s.add("payload", fmt.Sprintf("%s bodies, %d at c=%d", sz.name, sz.n, sz.c), fmt.Sprintf("%.1f req/s", r.RPS), fmt.Sprintf("p99 %s, peak RSS %s, statuses %v", ms(r.P99), mib(peak), r.Statuses))
+	}
+	return nil
+}
+
+func (s *suite) endToEnd(ctx context.Context) error {
+	n, par := s.n(1000, 200), 16
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: ./data
+workers: %d
+log_level: warn
+triggers:
+  - name: e2e
+    provider: github
+    secret: ${BENCH_SECRET}
+%s    run:
+      command: [/bin/true]
+`, par, tenVariables)
+	ht, err := s.startHooktrigger("e2e", cfg)
+	if err != nil {
+		return err
+	}
+	defer ht.stop()
+	start := time.Now()
+	r, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/e2e", N: n, C: par, Body: PushPayload(0), Secret: "bench-secret", IDPrefix: randomPrefix()})
+	if err != nil {
+		return err
+	}
+	if r.Statuses[202] != n {
+		return fmt.Errorf("answers %v, want %d×202", r.Statuses, n)
+	}
+	runs, last, err := waitRuns(ctx, ht.url, n)
+	if err != nil {
+		return err
+	}
+	took := last.Sub(start)
+	hookRate := float64(n) / took.Seconds()
+
+	// The bare loop: the same command, the same parallelism.
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan struct{}, n)
+	for i := 0; i < n; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	for w := 0; w < par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				_ = exec.Command("/bin/true").Run()
+			}
+		}()
+	}
+	wg.Wait()
+	bareRate := float64(n) / time.Since(t0).Seconds()
+
+	var lat []time.Duration
+	for _, run := range runs {
+		lat = append(lat, run.StartedAt.Sub(run.CreatedAt))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	s.add("end-to-end", fmt.Sprintf("%d deliveries → /bin/true, workers %d: runs/s", n, par), fmt.Sprintf("%.0f runs/s", hookRate), "from the first request to the last run recorded")
+	s.add("end-to-end", fmt.Sprintf("bare Go loop spawning /bin/true, %d at once", par), fmt.Sprintf("%.0f runs/s", bareRate), "")
+	s.add("end-to-end", "ratio hooktrigger / bare loop (target ≥ 0.8)", fmt.Sprintf("%.2f", hookRate/bareRate), "")
+	s.add("end-to-end", "trigger-to-start latency (received → running)", "p50 "+ms(lat[len(lat)/2]), "p99 "+ms(lat[min(len(lat)-1, len(lat)*99/100)])+" (runs queue behind 16 workers)")
+	return nil
+}
+
+type runRecord struct {
+	State     string    `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+}
+
+// waitRuns polls the API until n runs have ended; it returns them and the
+// latest end time.
+func waitRuns(ctx context.Context, base string, n int) ([]runRecord, time.Time, error) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		var all []runRecord
+		before := ""
+		for len(all) < n+1000 {
+			resp, err := http.Get(base + "/api/runs?limit=1000&before=" + before)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			var page struct {
+				Runs []struct {
+					ID string `json:"id"`
+					runRecord
+				} `json:"runs"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&page)
+			resp.Body.Close()
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			for _, r := range page.Runs {
+				all = append(all, r.runRecord)
+			}
+			if len(page.Runs) < 1000 {
+				break
+			}
+			before = page.Runs[len(page.Runs)-1].ID
+		}
+		done := 0
+		var last time.Time
+		for _, r := range all {
+			if r.State != "queued" && r.State != "running" {
+				done++
+				if r.EndedAt.After(last) {
+					last = r.EndedAt
+				}
+			}
+		}
+		if done >= n {
+			return all, last, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, time.Time{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil, time.Time{}, fmt.Errorf("runs did not end within 5 minutes")
+}
+
+// goBenchmarks runs the packages' Go benchmarks and reports them.
+func (s *suite) goBenchmarks(ctx context.Context) error {
+	type gb struct {
+		pkg, pattern string
+	}
+	bt := "1s"
+	if s.quick {
+		bt = "200ms"
+	}
+	for _, b := range []gb{
+		{"./extract/", "^(BenchmarkSingular10|BenchmarkRawGJSON10|BenchmarkSingularRatio|BenchmarkIndefinite10Triggers)$"},
+		{"./providers/github/", "^(BenchmarkGitHubVerify|BenchmarkGitHubInspect)$"},
+		{"./store/sqlite/", "^BenchmarkRecord$"},
+	} {
+		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", b.pattern, "-benchtime", bt, "-benchmem", b.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go test %s: %v\n%s", b.pkg, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if !strings.HasPrefix(line, "Benchmark") {
+				continue
+			}
+			f := strings.Fields(line)
+			if len(f) < 4 {
+				continue
+			}
+			name := strings.TrimSuffix(f[0], fmt.Sprintf("-%d", runtime.NumCPU()))
+			var metrics []string
+			for i := 2; i+1 < len(f); i += 2 {
+				metrics = append(metrics, f[i]+" "+f[i+1])
+			}
+			s.add("go bench", strings.TrimPrefix(b.pkg, "./")+" "+name, metrics[0], strings.Join(metrics[1:], ", "))
+		}
+	}
+	return nil
+}
+
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	data, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return "?"
+}
