@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
@@ -157,6 +158,12 @@ func TestProvider_Verify_ErrorsRevealNoSecret(t *testing.T) {
 	}
 	forbidden = append(forbidden, string(secret))
 
+	// Providers do not log; prove it stays so by capturing slog's default.
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(old) })
+
 	headers := []http.Header{
 		{},
 		{"X-Hub-Signature-256": {"sha256=" + strings.Repeat("ab", 32)}},
@@ -178,6 +185,11 @@ func TestProvider_Verify_ErrorsRevealNoSecret(t *testing.T) {
 					t.Fatalf("error %q reveals %q", err, f)
 				}
 			}
+		}
+	}
+	for _, f := range forbidden {
+		if strings.Contains(logs.String(), f) {
+			t.Fatalf("log output reveals %q:\n%s", f, logs.String())
 		}
 	}
 }
