@@ -81,9 +81,9 @@ func FuzzGitHubVerify(f *testing.F) {
 }
 
 func FuzzGitHubInspect(f *testing.F) {
-	for _, file := range providertest.Glob(f, "github/*/*.json") {
+	for file, body := range providertest.Seeds(f, "github/*/*.json") {
 		event := file[len("github/"):strings.LastIndexByte(file, '/')]
-		f.Add(event, "application/json", providertest.MustRead(f, file))
+		f.Add(event, "application/json", body)
 	}
 	f.Add("push", "application/x-www-form-urlencoded", []byte("payload=%7B%22ref%22%3A%22refs%2Fheads%2Fmain%22%7D"))
 	f.Add("push", "", []byte(`{"ref":"refs/tags/v1","after":1}`))

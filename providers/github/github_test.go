@@ -40,6 +40,25 @@ func mustTestVector(tb testing.TB) testVector {
 	return v
 }
 
+// vector returns GitHub's documented example from the corpus or, without a
+// corpus, one computed here with crypto/hmac, so the failure cases run anyway.
+func vector(tb testing.TB) testVector {
+	tb.Helper()
+	for _, b := range providertest.Seeds(tb, "signatures/github-x-hub-signature-256.json") {
+		var v testVector
+		if err := json.Unmarshal(b, &v); err != nil {
+			tb.Fatal(err)
+		}
+		return v
+	}
+	v := testVector{Secret: "local secret", Payload: "local payload"}
+	m := hmac.New(sha256.New, []byte(v.Secret))
+	m.Write([]byte(v.Payload))
+	v.SignatureHex = hex.EncodeToString(m.Sum(nil))
+	v.XHubSignature256 = "sha256=" + v.SignatureHex
+	return v
+}
+
 func mustNew(tb testing.TB, cfg providers.Config) *github.Provider {
 	tb.Helper()
 	p, err := github.New(cfg)
@@ -63,7 +82,7 @@ func TestSign_DocumentedVector(t *testing.T) {
 }
 
 func TestProvider_Verify(t *testing.T) {
-	v := mustTestVector(t)
+	v := vector(t)
 	secret, body := []byte(v.Secret), []byte(v.Payload)
 	good := v.XHubSignature256
 	tests := []struct {

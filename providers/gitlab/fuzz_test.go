@@ -14,8 +14,11 @@ import (
 )
 
 func FuzzGitLabInspect(f *testing.F) {
+	seeds := providertest.Seeds(f, "gitlab/*.json")
 	for _, c := range corpusEvents {
-		f.Add(c.header, providertest.MustRead(f, "gitlab/"+c.file))
+		if body, ok := seeds["gitlab/"+c.file]; ok {
+			f.Add(c.header, body)
+		}
 	}
 	f.Add("", []byte(`{"object_kind":"pipeline","object_attributes":{"ref":"refs/merge-requests/3/head","tag":true}}`))
 	f.Add("Strange New Hook", []byte(`{}`))

@@ -21,20 +21,28 @@ import (
 // test when there is none.
 func CorpusDir(tb testing.TB) string {
 	tb.Helper()
+	dir, why := find()
+	if dir == "" {
+		tb.Skip(why)
+	}
+	return dir
+}
+
+func find() (dir, why string) {
 	if dir := os.Getenv("HOOKTRIGGER_CORPUS"); dir != "" {
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-			return dir
+			return dir, ""
 		}
-		tb.Skipf("HOOKTRIGGER_CORPUS=%s is not a directory; skipping corpus test", dir)
+		return "", "HOOKTRIGGER_CORPUS=" + dir + " is not a directory; skipping corpus test"
 	}
 	wd, err := os.Getwd()
 	if err != nil {
-		tb.Skipf("no working directory (%v); skipping corpus test", err)
+		return "", "no working directory; skipping corpus test"
 	}
 	for dir := wd; ; {
 		c := filepath.Join(dir, "shared", "corpus")
 		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-			return c
+			return c, ""
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -42,8 +50,22 @@ func CorpusDir(tb testing.TB) string {
 		}
 		dir = parent
 	}
-	tb.Skip("webhook corpus not found: no shared/corpus above the package directory and HOOKTRIGGER_CORPUS unset; skipping corpus test")
-	return ""
+	return "", "webhook corpus not found: no shared/corpus above the package directory and HOOKTRIGGER_CORPUS unset; skipping corpus test"
+}
+
+// Seeds returns the corpus files matching pattern with their content, for
+// seeding fuzz targets; none when there is no corpus (the fuzz target then
+// runs on its own seeds instead of being skipped).
+func Seeds(tb testing.TB, pattern string) map[string][]byte {
+	tb.Helper()
+	if dir, _ := find(); dir == "" {
+		return nil
+	}
+	out := make(map[string][]byte)
+	for _, f := range Glob(tb, pattern) {
+		out[f] = MustRead(tb, f)
+	}
+	return out
 }
 
 // MustRead returns the content of the corpus file at rel (slash-separated,
