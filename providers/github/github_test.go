@@ -9,10 +9,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -468,5 +470,42 @@ func TestInfo_EventAction(t *testing.T) {
 				t.Fatalf("EventAction = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestProvider_Concurrent shares one provider between goroutines, as the
+// server does; run with -race.
+func TestProvider_Concurrent(t *testing.T) {
+	secrets := [][]byte{[]byte("one"), []byte("two")}
+	p := mustNew(t, providers.Config{Secrets: secrets})
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				body := []byte(`{"ref":"refs/heads/b` + strconv.Itoa(g) + `","after":"x"}`)
+				secret := secrets[(g+i)%2]
+				r := signedRequest(secret, "push", "d", body)
+				if err := p.Verify(r); err != nil {
+					done <- err
+					return
+				}
+				r.Header.Set("X-Hub-Signature-256", github.Sign([]byte("three"), body))
+				if err := p.Verify(r); err == nil {
+					done <- errors.New("wrong secret accepted")
+					return
+				}
+				info, err := p.Inspect(r)
+				if err != nil || info.Branch != "b"+strconv.Itoa(g) {
+					done <- fmt.Errorf("Inspect = %+v, %v", info, err)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
