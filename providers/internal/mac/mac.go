@@ -77,6 +77,25 @@ func (k *Key) Sum(dst []byte, parts ...[]byte) []byte {
 	return dst
 }
 
+// EqualAny reports whether any of candidates is the HMAC of the parts. Each
+// comparison is constant-time and every candidate is compared.
+func (k *Key) EqualAny(candidates [][]byte, parts ...[]byte) bool {
+	st := k.pool.Get().(*state)
+	st.h.Reset()
+	for _, p := range parts {
+		st.h.Write(p)
+	}
+	sum := st.h.Sum(st.buf[:0])
+	ok := 0
+	for _, c := range candidates {
+		if hmac.Equal(c, sum) {
+			ok = 1
+		}
+	}
+	k.pool.Put(st)
+	return ok == 1
+}
+
 // Equal reports in constant time whether got is the HMAC of the parts.
 func (k *Key) Equal(got []byte, parts ...[]byte) bool {
 	st := k.pool.Get().(*state)
