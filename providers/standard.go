@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/providers/internal/mac"
@@ -61,50 +62,29 @@ func SignStandardWebhook(secret []byte, id string, ts time.Time, body []byte) st
 // Webhook-Id, Webhook-Timestamp and Webhook-Signature headers, a timestamp
 // no further than tolerance from now in either direction (DefaultTolerance
 // when tolerance is 0), and an HMAC-SHA256 over "id.timestamp.body" keyed with
-// any of secrets (raw key bytes). Webhook-Signature holds space-separated
-// "version,base64" entries; entries of versions other than v1 are ignored.
-// Errors wrap ErrUnauthorized.
+// any of secrets (raw key bytes, see DecodeStandardSecret). Webhook-Signature
+// holds space-separated "version,base64" entries; entries of versions other
+// than v1 are ignored, and at most 8 v1 entries are considered. Errors wrap
+// ErrUnauthorized. A StandardVerifier does the same without allocating.
 func VerifyStandardWebhook(secrets [][]byte, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
-	v := standardVerifier{keys: secrets, tolerance: tolerance}
-	return v.verify(h, body, now)
+	return NewStandardVerifier(secrets, tolerance).Verify(h, body, now)
 }
 
-// StandardVerifier verifies Standard Webhooks deliveries with a fixed key set.
-// It reuses HMAC states across calls. Safe for concurrent use.
+// StandardVerifier verifies Standard Webhooks deliveries with a fixed key set,
+// reusing HMAC states across calls. Safe for concurrent use.
 type StandardVerifier struct {
-	v standardVerifier
+	keys      []*mac.Key
+	tolerance time.Duration
 }
 
 // NewStandardVerifier returns a verifier for the raw keys (see
 // DecodeStandardSecret) and tolerance (DefaultTolerance when 0).
 func NewStandardVerifier(keys [][]byte, tolerance time.Duration) *StandardVerifier {
-	pooled := make([]*mac.Key, len(keys))
-	for i, k := range keys {
-		pooled[i] = mac.MustNew("sha256", k)
+	v := &StandardVerifier{tolerance: tolerance}
+	for _, k := range keys {
+		v.keys = append(v.keys, mac.MustNew("sha256", k))
 	}
-	return &StandardVerifier{v: standardVerifier{keys: keys, pooled: pooled, tolerance: tolerance}}
-}
-
-// Verify is VerifyStandardWebhook with the verifier's keys and tolerance.
-func (s *StandardVerifier) Verify(h http.Header, body []byte, now time.Time) error {
-	return s.v.verify(h, body, now)
-}
-
-type standardVerifier struct {
-	keys      [][]byte
-	pooled    []*mac.Key // nil, or one per key
-	tolerance time.Duration
-}
-
-// sum appends the MAC of prefix+body under key i to dst.
-func (v *standardVerifier) sum(dst []byte, i int, prefix, body []byte) []byte {
-	if v.pooled != nil {
-		return v.pooled[i].Sum(dst, prefix, body)
-	}
-	m := hmac.New(sha256.New, v.keys[i])
-	m.Write(prefix)
-	m.Write(body)
-	return m.Sum(dst)
+	return v
 }
 
 func unauthorized(msg string) error { return fmt.Errorf("%w: %s", ErrUnauthorized, msg) }
@@ -116,7 +96,20 @@ var (
 	errSWNoMatch   = unauthorized("no webhook-signature v1 entry matches")
 )
 
-func (v *standardVerifier) verify(h http.Header, body []byte, now time.Time) error {
+// maxCandidates bounds the v1 signatures read from one header.
+const maxCandidates = 8
+
+// scratch is per-call working memory, pooled because buffers handed to a hash
+// or to base64's decoder escape and a stack array would cost an allocation.
+type scratch struct {
+	prefix  []byte                               // "id.timestamp."
+	decoded [maxCandidates][sha256.Size + 3]byte // v1 signatures, decoded
+}
+
+var scratches = sync.Pool{New: func() any { return &scratch{prefix: make([]byte, 0, 128)} }}
+
+// Verify is VerifyStandardWebhook with the verifier's keys and tolerance.
+func (v *StandardVerifier) Verify(h http.Header, body []byte, now time.Time) error {
 	id := h.Get(HeaderWebhookID)
 	tsText := h.Get(HeaderWebhookTimestamp)
 	sigs := h.Get(HeaderWebhookSignature)
@@ -143,48 +136,44 @@ func (v *standardVerifier) verify(h http.Header, body []byte, now time.Time) err
 		return errSWStale
 	}
 
-	// The signed content is "id.timestamp.body"; build the prefix on the stack.
-	var prefixBuf [160]byte
-	prefix := append(prefixBuf[:0], id...)
-	prefix = append(prefix, '.')
-	prefix = append(prefix, tsText...)
-	prefix = append(prefix, '.')
-
-	var macs [8][sha256.Size]byte
-	nmacs := 0
-	var dec [sha256.Size + 3]byte
+	sc := scratches.Get().(*scratch)
+	defer scratches.Put(sc)
+	var candArr [maxCandidates][]byte
+	cands := candArr[:0]
 	var src [64]byte
-	ok := 0
-	for sigs != "" {
+	for sigs != "" && len(cands) < maxCandidates {
 		var entry string
 		entry, sigs, _ = strings.Cut(sigs, " ")
 		version, b64, found := strings.Cut(entry, ",")
-		if !found || version != "v1" || len(b64) > len(src) || base64.StdEncoding.DecodedLen(len(b64)) > len(dec) {
+		if !found || version != "v1" || len(b64) > len(src) ||
+			base64.StdEncoding.DecodedLen(len(b64)) > len(sc.decoded[0]) {
 			continue
 		}
-		n, err := base64.StdEncoding.Decode(dec[:], src[:copy(src[:], b64)])
+		dst := sc.decoded[len(cands)][:]
+		n, err := base64.StdEncoding.Decode(dst, src[:copy(src[:], b64)])
 		if err != nil || n != sha256.Size {
 			continue
 		}
-		// Compute each key's MAC once, lazily, and compare with every entry.
-		for i := range v.keys {
-			var want []byte
-			if i < len(macs) {
-				if i >= nmacs {
-					v.sum(macs[i][:0], i, prefix, body)
-					nmacs = i + 1
-				}
-				want = macs[i][:]
-			} else {
-				var tmp [sha256.Size]byte
-				want = v.sum(tmp[:0], i, prefix, body)
-			}
-			if hmac.Equal(dec[:n], want) {
-				ok = 1
-			}
+		cands = append(cands, dst[:n])
+	}
+	if len(cands) == 0 {
+		return errSWNoMatch
+	}
+
+	prefix := append(sc.prefix[:0], id...)
+	prefix = append(prefix, '.')
+	prefix = append(prefix, tsText...)
+	prefix = append(prefix, '.')
+	ok := false
+	for _, k := range v.keys {
+		if k.EqualAny(cands, prefix, body) {
+			ok = true
 		}
 	}
-	if ok == 1 {
+	if cap(prefix) <= 1024 { // do not keep a huge id's buffer in the pool
+		sc.prefix = prefix
+	}
+	if ok {
 		return nil
 	}
 	return errSWNoMatch

@@ -9,9 +9,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,6 +42,25 @@ func mustTestVector(tb testing.TB) testVector {
 	return v
 }
 
+// vector returns GitHub's documented example from the corpus or, without a
+// corpus, one computed here with crypto/hmac, so the failure cases run anyway.
+func vector(tb testing.TB) testVector {
+	tb.Helper()
+	for _, b := range providertest.Seeds(tb, "signatures/github-x-hub-signature-256.json") {
+		var v testVector
+		if err := json.Unmarshal(b, &v); err != nil {
+			tb.Fatal(err)
+		}
+		return v
+	}
+	v := testVector{Secret: "local secret", Payload: "local payload"}
+	m := hmac.New(sha256.New, []byte(v.Secret))
+	m.Write([]byte(v.Payload))
+	v.SignatureHex = hex.EncodeToString(m.Sum(nil))
+	v.XHubSignature256 = "sha256=" + v.SignatureHex
+	return v
+}
+
 func mustNew(tb testing.TB, cfg providers.Config) *github.Provider {
 	tb.Helper()
 	p, err := github.New(cfg)
@@ -62,7 +84,7 @@ func TestSign_DocumentedVector(t *testing.T) {
 }
 
 func TestProvider_Verify(t *testing.T) {
-	v := mustTestVector(t)
+	v := vector(t)
 	secret, body := []byte(v.Secret), []byte(v.Payload)
 	good := v.XHubSignature256
 	tests := []struct {
@@ -157,6 +179,12 @@ func TestProvider_Verify_ErrorsRevealNoSecret(t *testing.T) {
 	}
 	forbidden = append(forbidden, string(secret))
 
+	// Providers do not log; prove it stays so by capturing slog's default.
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(old) })
+
 	headers := []http.Header{
 		{},
 		{"X-Hub-Signature-256": {"sha256=" + strings.Repeat("ab", 32)}},
@@ -178,6 +206,11 @@ func TestProvider_Verify_ErrorsRevealNoSecret(t *testing.T) {
 					t.Fatalf("error %q reveals %q", err, f)
 				}
 			}
+		}
+	}
+	for _, f := range forbidden {
+		if strings.Contains(logs.String(), f) {
+			t.Fatalf("log output reveals %q:\n%s", f, logs.String())
 		}
 	}
 }
@@ -437,5 +470,42 @@ func TestInfo_EventAction(t *testing.T) {
 				t.Fatalf("EventAction = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestProvider_Concurrent shares one provider between goroutines, as the
+// server does; run with -race.
+func TestProvider_Concurrent(t *testing.T) {
+	secrets := [][]byte{[]byte("one"), []byte("two")}
+	p := mustNew(t, providers.Config{Secrets: secrets})
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				body := []byte(`{"ref":"refs/heads/b` + strconv.Itoa(g) + `","after":"x"}`)
+				secret := secrets[(g+i)%2]
+				r := signedRequest(secret, "push", "d", body)
+				if err := p.Verify(r); err != nil {
+					done <- err
+					return
+				}
+				r.Header.Set("X-Hub-Signature-256", github.Sign([]byte("three"), body))
+				if err := p.Verify(r); err == nil {
+					done <- errors.New("wrong secret accepted")
+					return
+				}
+				info, err := p.Inspect(r)
+				if err != nil || info.Branch != "b"+strconv.Itoa(g) {
+					done <- fmt.Errorf("Inspect = %+v, %v", info, err)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

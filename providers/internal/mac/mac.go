@@ -29,7 +29,7 @@ func New(algorithm string, secret []byte) (*Key, error) {
 	}
 	secret = append([]byte(nil), secret...) // own copy: the caller may reuse its slice
 	k := &Key{size: h().Size()}
-	k.pool.New = func() any { return hmac.New(h, secret) }
+	k.pool.New = func() any { return &state{h: hmac.New(h, secret)} }
 	return k, nil
 }
 
@@ -55,23 +55,55 @@ func HashFunc(algorithm string) (func() hash.Hash, error) {
 	return nil, errors.New("unknown algorithm (want sha1, sha256 or sha512)")
 }
 
+// state is one keyed HMAC with a scratch buffer for its sum, so that
+// comparing does not allocate (a buffer passed to hash.Hash.Sum escapes).
+type state struct {
+	h   hash.Hash
+	buf [sha512.Size]byte
+}
+
 // Size is the length of the MAC in bytes.
 func (k *Key) Size() int { return k.size }
 
 // Sum appends the HMAC of the concatenated parts to dst and returns it.
 func (k *Key) Sum(dst []byte, parts ...[]byte) []byte {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
+	st := k.pool.Get().(*state)
+	st.h.Reset()
 	for _, p := range parts {
-		h.Write(p)
+		st.h.Write(p)
 	}
-	dst = h.Sum(dst)
-	k.pool.Put(h)
+	dst = st.h.Sum(dst)
+	k.pool.Put(st)
 	return dst
+}
+
+// EqualAny reports whether any of candidates is the HMAC of the parts. Each
+// comparison is constant-time and every candidate is compared.
+func (k *Key) EqualAny(candidates [][]byte, parts ...[]byte) bool {
+	st := k.pool.Get().(*state)
+	st.h.Reset()
+	for _, p := range parts {
+		st.h.Write(p)
+	}
+	sum := st.h.Sum(st.buf[:0])
+	ok := 0
+	for _, c := range candidates {
+		if hmac.Equal(c, sum) {
+			ok = 1
+		}
+	}
+	k.pool.Put(st)
+	return ok == 1
 }
 
 // Equal reports in constant time whether got is the HMAC of the parts.
 func (k *Key) Equal(got []byte, parts ...[]byte) bool {
-	var buf [sha512.Size]byte
-	return hmac.Equal(got, k.Sum(buf[:0], parts...))
+	st := k.pool.Get().(*state)
+	st.h.Reset()
+	for _, p := range parts {
+		st.h.Write(p)
+	}
+	ok := hmac.Equal(got, st.h.Sum(st.buf[:0]))
+	k.pool.Put(st)
+	return ok
 }
