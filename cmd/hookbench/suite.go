@@ -234,7 +234,7 @@ const tenVariables = `    variables:
 // the queue and the measurement is ingest, not process spawning.
 func ingestConfig(n int, maxBody string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndata_dir: ./data\nworkers: 1\nmax_body: %s\nlog_level: warn\ntriggers:\n", maxBody)
+	fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndata_dir: ./data\nworkers: 1\nmax_body: %s\ntriggers:\n", maxBody)
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "  - name: t%d\n    provider: github\n    secret: ${BENCH_SECRET}\n    events: [push]\n", i)
 		b.WriteString(tenVariables)
@@ -354,7 +354,6 @@ func (s *suite) endToEnd(ctx context.Context) error {
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 data_dir: ./data
 workers: %d
-log_level: warn
 triggers:
   - name: e2e
     provider: github
