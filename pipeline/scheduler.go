@@ -214,7 +214,7 @@ func (s *Scheduler) admits(it *item) bool {
 func (s *Scheduler) dispatch() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopping {
+	if s.stopping || s.nRunning >= s.workers {
 		return
 	}
 	now := time.Now()

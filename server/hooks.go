@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -254,9 +253,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	if r.ContentLength > 0 {
-		buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1))
-		_, err := buf.ReadFrom(rd)
-		return buf.Bytes(), err
+		// The length is known: read exactly that much, then make sure
+		// nothing follows.
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		var one [1]byte
+		if n, err := rd.Read(one[:]); n > 0 || (err != nil && err != io.EOF) {
+			if err == nil {
+				err = errors.New("body longer than Content-Length")
+			}
+			return nil, err
+		}
+		return buf, nil
 	}
 	return io.ReadAll(rd)
 }

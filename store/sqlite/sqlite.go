@@ -53,7 +53,7 @@ type op struct {
 // Open opens (creating if needed) the database at path and applies the
 // embedded migrations.
 func Open(path string) (*DB, error) {
-	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -150,32 +150,21 @@ func (db *DB) writer() {
 
 func (db *DB) commit(batch []*op) {
 	start := time.Now()
-	errs := make([]error, len(batch))
-	tx, err := db.w.Begin()
-	if err != nil {
-		for _, o := range batch {
-			o.done <- fmt.Errorf("%w: begin: %v", store.ErrUnavailable, err)
-		}
-		return
-	}
-	for i, o := range batch {
-		if _, err := tx.Exec(`SAVEPOINT op`); err != nil {
-			errs[i] = err
-			continue
-		}
-		if err := o.fn(tx); err != nil {
-			errs[i] = err
-			if _, rerr := tx.Exec(`ROLLBACK TO op`); rerr != nil {
-				errs[i] = rerr
+	errs, err := db.runBatch(batch)
+	if err != nil && len(batch) > 1 {
+		// Something failed: the batch was rolled back. Run each write in a
+		// transaction of its own, so one bad write fails alone.
+		for i, o := range batch {
+			var e []error
+			if e, err = db.runBatch(batch[i : i+1]); err == nil {
+				errs[i] = e[0]
+			} else {
+				errs[i] = err
 			}
+			_ = o
 		}
-		_, _ = tx.Exec(`RELEASE op`)
-	}
-	if err := tx.Commit(); err != nil {
-		for _, o := range batch {
-			o.done <- fmt.Errorf("%w: commit: %v", store.ErrUnavailable, err)
-		}
-		return
+	} else if err != nil {
+		errs[0] = err
 	}
 	if db.CommitHook != nil {
 		db.CommitHook(len(batch), time.Since(start))
@@ -183,6 +172,26 @@ func (db *DB) commit(batch []*op) {
 	for i, o := range batch {
 		o.done <- errs[i]
 	}
+}
+
+// runBatch runs the writes of batch in one transaction. When one fails, the
+// transaction is rolled back and err says why; errs is then meaningless.
+func (db *DB) runBatch(batch []*op) (errs []error, err error) {
+	errs = make([]error, len(batch))
+	tx, err := db.w.Begin()
+	if err != nil {
+		return nil, fmt.Errorf("%w: begin: %v", store.ErrUnavailable, err)
+	}
+	for _, o := range batch {
+		if err := o.fn(tx); err != nil {
+			_ = tx.Rollback()
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("%w: commit: %v", store.ErrUnavailable, err)
+	}
+	return errs, nil
 }
 
 // write runs fn in the writer and waits for its commit.
