@@ -151,10 +151,12 @@ func (p *parser) compile(f *File) *Config {
 	var ts []*trigger.Trigger
 	for i := range f.Triggers {
 		field := fmt.Sprintf("triggers[%d]", i)
+		gwt := p.prepareGWT(field, i, &f.Triggers[i])
 		t := p.compileTrigger(field, &f.Triggers[i], f.TrustedProxies)
 		if t == nil {
 			continue
 		}
+		gwt.attach(t)
 		if prev, ok := names[t.Name]; ok {
 			p.errf(field+".name", "duplicate trigger name %q (first at %s)", t.Name, prev)
 			continue
