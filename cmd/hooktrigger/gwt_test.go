@@ -495,3 +495,64 @@ func TestGWT_NotFoundWithoutToken(t *testing.T) {
 		t.Fatalf("empty token: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestGWT_JenkinsMigrationExample(t *testing.T) {
+	src := "../../examples/jenkins-migration"
+	dir := t.TempDir()
+	for _, f := range []string{"hooktrigger.yaml", "build.sh"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "hooktrigger.yaml" {
+			b = bytes.Replace(b, []byte("listen: 127.0.0.1:8080"), []byte("listen: 127.0.0.1:0"), 1)
+		}
+		writeFile(t, filepath.Join(dir, f), string(b))
+	}
+	env := []string{"JENKINS_GWT_TOKEN=my-app-token"}
+	t.Run("Check", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, env, "check", "--config", filepath.Join(src, "hooktrigger.yaml"))
+		if code != 0 || !strings.Contains(stdout, "triggered-on-ref") {
+			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+		}
+	})
+	p := MustServe(t, filepath.Join(dir, "hooktrigger.yaml"), env...)
+	c := &gwtClient{base: p.URL}
+	payload := func(ref string) []byte {
+		return []byte(`{"ref":"` + ref + `","after":"4f2b1c9","pusher":{"name":"alice"},"commits":[{"modified":["src/app.go"],"added":[],"removed":[]}]}`)
+	}
+	hdr := func() map[string]string { return map[string]string{"X-GitHub-Event": "push"} }
+
+	r := c.do(t, "POST", "?token=my-app-token&env=prod", payload("refs/heads/main"), hdr())
+	j := decodeGWT(t, r).Jobs["triggered-on-ref"]
+	id, _ := j.ID.(string)
+	if r.Status != 200 || !j.Triggered || id == "" {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	if run := WaitRun(t, p.URL, "", id); run["state"] != "succeeded" {
+		t.Fatalf("run %v", run)
+	}
+	log := Do(t, "GET", p.URL+"/api/runs/"+id+"/log", nil, nil)
+	for _, want := range []string{
+		"Contributing variables:\n\n",
+		"    changed_files = [\"src/app.go\"]\n",
+		"    x_github_event = push\n",
+		"cause: Triggered on refs/heads/main\n",
+		"building 4f2b1c9 of refs/heads/main for prod, pushed by alice\n",
+		"changed: [\"src/app.go\"]\n",
+	} {
+		if !strings.Contains(string(log.Body), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.Body)
+		}
+	}
+
+	r = c.do(t, "POST", "?token=my-app-token", payload("refs/heads/feature/x"), hdr())
+	if j := decodeGWT(t, r).Jobs["triggered-on-ref"]; r.Status != 200 || j.Triggered {
+		t.Fatalf("a feature branch push triggered: %s", r.Body)
+	}
+	for _, b := range c.bodies {
+		if bytes.Contains(b, []byte("my-app-token")) {
+			t.Fatalf("a response holds the token: %s", b)
+		}
+	}
+}
