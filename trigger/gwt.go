@@ -36,7 +36,8 @@ const DefaultCause = "Generic Cause"
 
 // resolve resolves the variables in GWT's merge order (headers, request
 // parameters, body; a later source overwrites an earlier one). It returns
-// the names whose value came from a request header. Errors other than an
+// the names whose value came from a request header or from the token query
+// parameter. Errors other than an
 // unreadable body (a regexp_filter timeout, a nesting bomb) are returned.
 func (g *GWT) resolve(in *extract.Input) (map[string]string, map[string]bool, error) {
 	out := map[string]string{}
@@ -56,9 +57,12 @@ func (g *GWT) resolve(in *extract.Input) (map[string]string, map[string]bool, er
 					tmp[gv.Var.Name()] = *gv.Default
 				}
 			}
+			// Header values, and a request parameter named token (it may
+			// be the trigger's token), are never shown in a response.
+			hidden := pass == 0 || (gv.Var.Source() == "query" && gv.Var.Expression() == "token")
 			for k, v := range tmp {
 				out[k] = v
-				if pass == 0 {
+				if hidden {
 					if private == nil {
 						private = map[string]bool{}
 					}

@@ -76,6 +76,15 @@ func TestTrigger_Decide_GWT(t *testing.T) {
 			t.Errorf("PublicVars = %v", pub)
 		}
 	})
+	t.Run("TokenParameterIsPrivate", func(t *testing.T) {
+		tr := gwtTrigger(t, "", nil, gv(t, extract.Spec{Query: "token"}, nil), gv(t, extract.Spec{Query: "ref"}, nil))
+		req := &providers.Request{Header: h, Query: url.Values{"token": {"s3cret"}, "ref": {"main"}}}
+		d := tr.Decide(req, info, extract.NewInput(nil, h, req.Query))
+		pub := trigger.PublicVars(d)
+		if d.Vars["token"] != "s3cret" || pub["token"] != "" || pub["token_0"] != "" || pub["ref"] != "main" {
+			t.Fatalf("vars %v, public %v", d.Vars, pub)
+		}
+	})
 	t.Run("ResponseFilterTextHidesHeaders", func(t *testing.T) {
 		f := mustRegexp(t, "$x_gitlab_event $ref", "Push Hook")
 		tr := gwtTrigger(t, "", f,

@@ -479,7 +479,7 @@ func TestGWT_Invoke(t *testing.T) {
 func TestGWT_NotFoundWithoutToken(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "hooktrigger.yaml")
-	writeFile(t, cfg, "listen: 127.0.0.1:0\ndata_dir: ./data\ntriggers:\n  - {token: t0k, run: {command: [\"true\"]}}\n")
+	writeFile(t, cfg, "listen: 127.0.0.1:0\ndata_dir: ./data\nmax_body: 1KiB\ntriggers:\n  - {token: t0k, run: {command: [\"true\"]}}\n")
 	p := MustServe(t, cfg)
 	r := Do(t, "POST", p.URL+"/generic-webhook-trigger/invoke", []byte(`{}`), map[string]string{"Authorization": "Basic dXNlcjpwYXNz"})
 	rep := decodeGWT(t, r)
@@ -488,6 +488,10 @@ func TestGWT_NotFoundWithoutToken(t *testing.T) {
 	}
 	if bytes.Contains(r.Body, []byte("dXNlcjpwYXNz")) || bytes.Contains(r.Body, []byte("t0k")) {
 		t.Fatalf("the 404 echoes a credential: %s", r.Body)
+	}
+	big := Do(t, "POST", p.URL+"/generic-webhook-trigger/invoke?token=t0k", bytes.Repeat([]byte("x"), 4096), nil)
+	if rep := decodeGWT(t, big); big.Status != http.StatusRequestEntityTooLarge || rep.Jobs != nil || !strings.Contains(rep.Message, "max_body") {
+		t.Fatalf("body over max_body: %d %s", big.Status, big.Body)
 	}
 	// The token-less lookup must not reach a trigger that has a token.
 	r = Do(t, "POST", p.URL+"/generic-webhook-trigger/invoke?token=", []byte(`{}`), nil)
