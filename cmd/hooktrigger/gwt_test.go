@@ -460,6 +460,21 @@ func TestGWT_Invoke(t *testing.T) {
 		}
 	})
 
+	t.Run("AlsoOnHooksPath", func(t *testing.T) {
+		r := Do(t, "POST", p.URL+"/hooks/not-the-bot?token=tok-user", push("refs/heads/main", "alice"), nil)
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("with the token: %d %s", r.Status, r.Body)
+		}
+		r = Do(t, "POST", p.URL+"/hooks/not-the-bot?token=tok-wrong", push("refs/heads/main", "alice"), nil)
+		if r.Status != http.StatusUnauthorized || bytes.Contains(r.Body, []byte("tok-")) {
+			t.Fatalf("with a wrong token: %d %s", r.Status, r.Body)
+		}
+		r = Do(t, "POST", p.URL+"/hooks/not-the-bot?token=tok-user", push("refs/heads/main", "jenkins-bot"), nil)
+		if r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte(`"skipped"`)) {
+			t.Fatalf("filtered out: %d %s", r.Status, r.Body)
+		}
+	})
+
 	t.Run("NoResponseLeaks", func(t *testing.T) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
