@@ -151,10 +151,12 @@ func (p *parser) compile(f *File) *Config {
 	var ts []*trigger.Trigger
 	for i := range f.Triggers {
 		field := fmt.Sprintf("triggers[%d]", i)
+		gwt := p.prepareGWT(field, i, &f.Triggers[i])
 		t := p.compileTrigger(field, &f.Triggers[i], f.TrustedProxies)
 		if t == nil {
 			continue
 		}
+		gwt.attach(t)
 		if prev, ok := names[t.Name]; ok {
 			p.errf(field+".name", "duplicate trigger name %q (first at %s)", t.Name, prev)
 			continue
@@ -210,8 +212,9 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		EventHeader:    rt.EventHeader,
 	}
 	if a := rt.Auth; a != nil {
-		if t.ProviderName != "generic" {
-			p.errf(field+".auth", "applies to provider generic only")
+		// gitlab takes auth.tolerance for its signing tokens; the rest is generic's.
+		if t.ProviderName != "generic" && (t.ProviderName != "gitlab" || *a != (Auth{Tolerance: a.Tolerance})) {
+			p.errf(field+".auth", "applies to provider generic only (gitlab accepts auth.tolerance alone)")
 		}
 		pc.Auth, pc.Header, pc.Algorithm, pc.Encoding, pc.Prefix = a.Type, a.Header, a.Algorithm, a.Encoding, a.Prefix
 		pc.Tolerance = time.Duration(a.Tolerance)
@@ -220,6 +223,16 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		default:
 			p.errf(field+".auth.type", "must be token, hmac or standard-webhooks, not %q", a.Type)
 		}
+	}
+	if t.ProviderName != "generic" {
+		for _, k := range []struct{ key, val string }{{"delivery_header", rt.DeliveryHeader}, {"event_header", rt.EventHeader}} {
+			if k.val != "" {
+				p.errf(field+"."+k.key, "applies to provider generic only")
+			}
+		}
+	}
+	if rt.AllowSHA1 && t.ProviderName != "github" {
+		p.errf(field+".allow_sha1", "applies to provider github only")
 	}
 	if len(p.errs) == nerr {
 		var err error
@@ -234,7 +247,13 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 			p.errf(field+".provider", "must be github, gitlab or generic, not %q", rt.Provider)
 		}
 		if err != nil {
-			p.errf(field+".provider", "%v", err)
+			key := ".provider"
+			for _, k := range []string{"algorithm", "encoding"} {
+				if rt.Auth != nil && strings.Contains(err.Error(), k) {
+					key = ".auth." + k
+				}
+			}
+			p.errf(field+key, "%v", err)
 		}
 	}
 	if len(rt.AllowIPs) > 0 {

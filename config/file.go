@@ -63,6 +63,23 @@ type Trigger struct {
 	Run            *Run       `yaml:"run"`
 	Status         *Status    `yaml:"status"`
 	RateLimit      *RateLimit `yaml:"rate_limit"`
+
+	// Jenkins Generic Webhook Trigger's own keys; see gwt.go.
+	GenericVariables             []GWTVariable        `yaml:"genericVariables"`
+	GenericHeaderVariables       []GWTRequestVariable `yaml:"genericHeaderVariables"`
+	GenericRequestVariables      []GWTRequestVariable `yaml:"genericRequestVariables"`
+	RegexpFilterText             *string              `yaml:"regexpFilterText"`
+	RegexpFilterExpression       *string              `yaml:"regexpFilterExpression"`
+	Token                        *string              `yaml:"token"`
+	TokenCredentialID            *string              `yaml:"tokenCredentialId"`
+	CauseString                  *string              `yaml:"causeString"`
+	SilentResponse               *bool                `yaml:"silentResponse"`
+	ShouldNotFlatten             *bool                `yaml:"shouldNotFlatten"`
+	ShouldNotFlattern            *bool                `yaml:"shouldNotFlattern"` // GWT's misspelled alias
+	PrintContributedVariables    *bool                `yaml:"printContributedVariables"`
+	PrintPostContent             *bool                `yaml:"printPostContent"`
+	OverrideQuietPeriod          *bool                `yaml:"overrideQuietPeriod"`
+	AllowSeveralTriggersPerBuild *bool                `yaml:"allowSeveralTriggersPerBuild"`
 }
 
 // Auth configures how a generic sender proves itself.

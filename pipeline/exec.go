@@ -27,6 +27,7 @@ type Command struct {
 	Timeout    time.Duration     // 0 = none
 	KillGrace  time.Duration     // SIGTERM to the process group, SIGKILL after this; 0 = DefaultKillGrace
 	MaxLog     int64             // log cap in bytes; 0 = DefaultMaxLog, < 0 = no cap
+	Preamble   func(*Job) []byte // optional; its result starts the log, before the child's output
 }
 
 // Job is one execution of a Command.
@@ -147,6 +148,9 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	lc := &logCapture{f: logf, max: cmd.MaxLog}
 	if lc.max == 0 {
 		lc.max = DefaultMaxLog
+	}
+	if cmd.Preamble != nil {
+		lc.write(cmd.Preamble(job))
 	}
 	if len(fileOnly) > 0 {
 		lc.note("variables passed by file only (too large for the environment; see $%s and $%s): %s",

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hooktrigger/hooktrigger/extract"
 	"github.com/hooktrigger/hooktrigger/providers"
 	"github.com/hooktrigger/hooktrigger/store"
 	"github.com/hooktrigger/hooktrigger/trigger"
@@ -24,6 +23,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.apiRoutes(mux)
+	mux.HandleFunc(GWTPath, s.gwtInvoke)
 	mux.HandleFunc("/", s.hook)
 	return mux
 }
@@ -116,19 +116,8 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// What it is.
-	infos := map[string]*providers.Info{}
-	info := func(t *trigger.Trigger) (*providers.Info, error) {
-		if i, ok := infos[t.ProviderName]; ok {
-			return i, nil
-		}
-		i, err := t.Provider.Inspect(preq)
-		if err != nil {
-			return nil, err
-		}
-		infos[t.ProviderName] = i
-		return i, nil
-	}
-	first, err := info(authorized[0])
+	ins := newInspector(preq)
+	first, err := ins.info(authorized[0])
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -139,43 +128,23 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// What it starts.
-	in := extract.NewInput(body, r.Header, preq.Query)
-	del := &store.Delivery{
-		ID: store.NewID(), Path: r.URL.Path, SenderID: first.DeliveryID, Provider: authorized[0].ProviderName,
-		Event: first.Event, Action: first.Action, ReceivedAt: received, RemoteAddr: preq.RemoteAddr,
-		Headers: redactHeaders(r.Header), Body: body,
+	ev, err := s.evaluate(r.URL.Path, preq, ins, authorized, received)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	del, runs := ev.del, ev.runs
 	reply := hookReply{Delivery: del.ID, Runs: []runRef{}}
-	var runs []*store.Run
-	for _, t := range authorized {
-		ti, err := info(t)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		d := t.Decide(preq, ti, in)
-		if d.Err != nil && errors.Is(d.Err, extract.ErrMalformedBody) {
-			writeError(w, http.StatusBadRequest, d.Err.Error())
-			return
-		}
-		dec := store.Decision{Trigger: t.Name, Fired: d.Fire, Reason: d.Reason, Vars: d.Vars}
+	for _, d := range ev.decisions {
+		t := d.Trigger
 		if !d.Fire {
 			sk := skipRef{Trigger: t.Name, Reason: d.Reason}
 			if t.Verbose {
 				sk.Vars = d.Vars
 			}
 			reply.Skipped = append(reply.Skipped, sk)
-			del.Decisions = append(del.Decisions, dec)
 			continue
 		}
-		run := &store.Run{
-			ID: store.NewID(), DeliveryID: del.ID, Trigger: t.Name, State: store.Queued, Group: d.Group,
-			Vars: d.Vars, CreatedAt: received,
-		}
-		run.Meta = meta(run, t, ti, del)
-		dec.RunID = run.ID
-		del.Decisions = append(del.Decisions, dec)
-		runs = append(runs, run)
 		if t.Verbose {
 			if reply.Variables == nil {
 				reply.Variables = map[string]any{}
@@ -188,7 +157,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Durably recorded before any 2xx.
-	rec, err := s.store.Record(r.Context(), del, runs)
+	rec, err := s.commit(r.Context(), ev, body)
 	if err != nil {
 		s.log.Error("cannot record delivery", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
@@ -203,7 +172,6 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, dup)
 		return
 	}
-	s.sched.Enqueue(runs, body)
 	for _, run := range runs {
 		reply.Runs = append(reply.Runs, runRef{ID: run.ID, Trigger: run.Trigger, URL: s.runURL(run.ID)})
 	}

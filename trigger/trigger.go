@@ -30,6 +30,7 @@ type Trigger struct {
 	Variables    []*extract.Variable
 	Filters      []Filter
 	Verbose      bool // response: verbose — variable values appear in the response
+	GWT          *GWT // set when the trigger is written with GWT's keys
 	Spec         *pipeline.Spec
 	Status       *StatusSpec
 }
@@ -65,6 +66,8 @@ type Decision struct {
 	Vars    map[string]string // resolved variables
 	Group   string            // rendered concurrency group
 	Err     error             // extraction error (malformed body and the like)
+	Cause   string            // GWT-keyed triggers: the rendered causeString, when it fires
+	Private map[string]bool   // GWT-keyed triggers: names of Vars whose value came from a request header
 }
 
 // ErrMalformedBody is returned (wrapped) in Decision.Err when the body cannot
@@ -85,7 +88,13 @@ func (t *Trigger) Decide(req *providers.Request, info *providers.Info, in *extra
 			return d
 		}
 	}
-	vars, err := extract.ResolveAll(t.Variables, in)
+	var vars map[string]string
+	var err error
+	if t.GWT != nil {
+		vars, d.Private, err = t.GWT.resolve(in)
+	} else {
+		vars, err = extract.ResolveAll(t.Variables, in)
+	}
 	if err != nil {
 		d.Err = err
 		d.Reason = err.Error()
@@ -106,6 +115,9 @@ func (t *Trigger) Decide(req *providers.Request, info *providers.Info, in *extra
 	}
 	if t.Spec != nil && t.Spec.GroupTemplate != "" {
 		d.Group = extract.Render(t.Spec.GroupTemplate, vars)
+	}
+	if t.GWT != nil {
+		d.Cause = t.GWT.Cause(vars)
 	}
 	d.Fire = true
 	return d

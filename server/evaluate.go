@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hooktrigger/hooktrigger/extract"
+	"github.com/hooktrigger/hooktrigger/providers"
+	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/trigger"
+)
+
+// inspector reads a request once per provider and remembers the reading.
+type inspector struct {
+	req   *providers.Request
+	infos map[any]*providers.Info
+}
+
+func newInspector(req *providers.Request) *inspector {
+	return &inspector{req: req, infos: map[any]*providers.Info{}}
+}
+
+// info is t's provider's reading of the request; errors wrap
+// providers.ErrMalformed.
+func (ins *inspector) info(t *trigger.Trigger) (*providers.Info, error) {
+	// GitHub and GitLab read every request alike; a generic provider's
+	// reading depends on its configured headers.
+	var key any = t.ProviderName
+	if t.ProviderName == "generic" {
+		key = t.Provider
+	}
+	if i, ok := ins.infos[key]; ok {
+		return i, nil
+	}
+	i, err := t.Provider.Inspect(ins.req)
+	if err != nil {
+		return nil, err
+	}
+	ins.infos[key] = i
+	return i, nil
+}
+
+// evaluation is what the authorized triggers made of one delivery: the
+// delivery record with a decision per trigger, and the runs to start.
+type evaluation struct {
+	del       *store.Delivery
+	runs      []*store.Run
+	decisions []trigger.Decision // in trigger order
+	runOf     map[string]*store.Run
+}
+
+// evaluate decides every authorized trigger on the delivery received on
+// path and builds the records to commit. Nothing is stored. An error wraps
+// providers.ErrMalformed or extract.ErrMalformedBody: the body cannot be
+// read as a trigger needs (400).
+func (s *Server) evaluate(path string, preq *providers.Request, ins *inspector, authorized []*trigger.Trigger, received time.Time) (*evaluation, error) {
+	first, err := ins.info(authorized[0])
+	if err != nil {
+		return nil, err
+	}
+	in := extract.NewInput(preq.Body, preq.Header, preq.Query)
+	del := &store.Delivery{
+		ID: store.NewID(), Path: path, SenderID: first.DeliveryID, Provider: authorized[0].ProviderName,
+		Event: first.Event, Action: first.Action, ReceivedAt: received, RemoteAddr: preq.RemoteAddr,
+		Headers: redactHeaders(preq.Header), Body: preq.Body,
+	}
+	ev := &evaluation{del: del, runOf: map[string]*store.Run{}}
+	for _, t := range authorized {
+		ti, err := ins.info(t)
+		if err != nil {
+			return nil, err
+		}
+		d := t.Decide(preq, ti, in)
+		if d.Err != nil && errors.Is(d.Err, extract.ErrMalformedBody) {
+			return nil, d.Err
+		}
+		ev.decisions = append(ev.decisions, d)
+		dec := store.Decision{Trigger: t.Name, Fired: d.Fire, Reason: d.Reason, Vars: d.Vars}
+		if d.Fire {
+			run := &store.Run{
+				ID: store.NewID(), DeliveryID: del.ID, Trigger: t.Name, State: store.Queued, Group: d.Group,
+				Vars: d.Vars, CreatedAt: received,
+			}
+			run.Meta = meta(run, t, ti, del)
+			if d.Cause != "" {
+				run.Meta["HOOKTRIGGER_CAUSE"] = d.Cause
+			}
+			dec.RunID = run.ID
+			ev.runs = append(ev.runs, run)
+			ev.runOf[t.Name] = run
+		}
+		del.Decisions = append(del.Decisions, dec)
+	}
+	return ev, nil
+}
+
+// commit records the delivery and its runs durably and, unless the
+// delivery is a duplicate, hands the runs to the scheduler.
+func (s *Server) commit(ctx context.Context, ev *evaluation, body []byte) (*store.Recorded, error) {
+	rec, err := s.store.Record(ctx, ev.del, ev.runs)
+	if err != nil {
+		return nil, err
+	}
+	if !rec.Duplicate {
+		s.sched.Enqueue(ev.runs, body)
+	}
+	return rec, nil
+}
