@@ -15,6 +15,7 @@ var exampleEnv = map[string]string{
 	"GITLAB_SIGNING_TOKEN":   "whsec_ZXhhbXBsZS1naXRsYWItc2lnbmluZy10b2tlbg==",
 	"DEPLOY_HMAC_SECRET":     "example-deploy-secret",
 	"BILLING_WEBHOOK_SECRET": "whsec_ZXhhbXBsZS1iaWxsaW5nLXNlY3JldA==",
+	"JENKINS_GWT_TOKEN":      "example-gwt-token",
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
