@@ -63,7 +63,7 @@ func TestExamples(t *testing.T) {
 				clear = append(clear, n+"=")
 			}
 			code, _, stderr = runCLI(t, clear, "check", "--config", f)
-			if code != 1 || !strings.Contains(stderr, ".secret: is empty") {
+			if code != 1 || !(strings.Contains(stderr, ".secret: is empty") || strings.Contains(stderr, ".token: resolves to an empty token")) {
 				t.Fatalf("check with %v empty: exit %d, want 1 with an empty secret\n%s", names, code, stderr)
 			}
 		})
