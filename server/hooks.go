@@ -25,6 +25,8 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.apiRoutes(mux)
+	s.apiUIRoutes(mux) // api_ui.go
+	s.uiRoutes(mux)    // ui.go: the web UI under /ui/
 	mux.HandleFunc("/", s.hook)
 	return mux
 }
@@ -205,6 +207,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sched.Enqueue(runs, body)
+	s.deliveryRecorded(del) // ui.go: live dashboard
 	for _, run := range runs {
 		reply.Runs = append(reply.Runs, runRef{ID: run.ID, Trigger: run.Trigger, URL: s.runURL(run.ID)})
 	}
