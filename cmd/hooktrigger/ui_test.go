@@ -261,7 +261,7 @@ func TestUI_Browser(t *testing.T) {
 		if !eval[bool](t, tab, `window.__sameDocument === true`) {
 			t.Fatal("the page was reloaded; the row should arrive without reload")
 		}
-		screenshot(t, tab, "dashboard.png")
+		screenshot(t, tab, "dashboard-live.png")
 	})
 
 	t.Run("RunLogStreamsLive", func(t *testing.T) {
@@ -396,6 +396,9 @@ func TestUI_Browser(t *testing.T) {
 	})
 
 	t.Run("PhoneLayout", func(t *testing.T) {
+		browse(t, tab, chromedp.Navigate(p.URL+"/ui/"))
+		waitFor(t, tab, "every run ended", `document.querySelectorAll('#runs .state-running, #runs .state-queued').length === 0`)
+		screenshot(t, tab, "dashboard.png") // desktop, with a few deliveries, for the README
 		browse(t, tab, chromedp.EmulateViewport(390, 844), chromedp.Navigate(p.URL+"/ui/"))
 		if w := eval[float64](t, tab, `document.documentElement.scrollWidth`); w > 400 {
 			t.Errorf("the dashboard is %vpx wide on a 390px phone: it scrolls sideways", w)
@@ -433,5 +436,51 @@ func assertInert(tb testing.TB, tab context.Context) {
 	want := map[string]any{"flag": nil, "imgs": float64(0), "handlers": float64(0), "scripts": []any{"/ui/static/app.js"}, "jsLinks": float64(0)}
 	if !reflect.DeepEqual(probe, want) {
 		tb.Fatalf("the page is not inert:\n got %v\nwant %v", probe, want)
+	}
+}
+
+// TestExtractAPI_MatchesCLI checks that the playground's API answers what
+// `hooktrigger extract` prints for the same payload.
+func TestExtractAPI_MatchesCLI(t *testing.T) {
+	cfgPath, _ := uiConfig(t)
+	p := MustServe(t, cfgPath)
+	payloadFile := filepath.Join(t.TempDir(), "push.json")
+	body := pushBody("refs/heads/release/1.2", "Ship it", "https://example.com/c/1")
+	writeFile(t, payloadFile, string(body))
+	cases := []struct {
+		name string
+		args []string
+		req  map[string]any
+	}{
+		{name: "JSONPath", args: []string{"--jsonpath", "$.head_commit.message"}, req: map[string]any{"jsonpath": "$.head_commit.message"}},
+		{name: "JSONPathMany", args: []string{"--jsonpath", "$..name"}, req: map[string]any{"jsonpath": "$..name"}},
+		{name: "GJSON", args: []string{"--gjson", "repository.full_name"}, req: map[string]any{"gjson": "repository.full_name"}},
+		{name: "TriggerMatched", args: []string{"--trigger", "release", "--header", "X-GitHub-Event: push"}, req: map[string]any{"trigger": "release", "headers": map[string]any{"X-GitHub-Event": "push"}}},
+		{name: "TriggerSkipped", args: []string{"--trigger", "build", "--event", "pull_request.opened"}, req: map[string]any{"trigger": "build", "event": "pull_request.opened"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, nil, append([]string{"extract", "--config", cfgPath, "--payload", payloadFile}, tc.args...)...)
+			if code != 0 {
+				t.Fatalf("extract exited %d: %s", code, stderr)
+			}
+			tc.req["payload"] = string(body)
+			reqBody, _ := json.Marshal(tc.req)
+			r := Do(t, "POST", p.URL+"/api/extract", reqBody, map[string]string{"Authorization": "Bearer " + uiToken, "Content-Type": "application/json"})
+			if r.Status != http.StatusOK {
+				t.Fatalf("POST /api/extract: %d %s", r.Status, r.Body)
+			}
+			var cli, api map[string]any
+			if err := json.Unmarshal([]byte(stdout), &cli); err != nil {
+				t.Fatal(err)
+			}
+			api = r.JSON(t)
+			if !reflect.DeepEqual(cli, api) {
+				t.Fatalf("CLI and API differ:\n cli %v\n api %v", cli, api)
+			}
+			if len(cli["variables"].(map[string]any)) == 0 && cli["filter"] == nil {
+				t.Fatalf("nothing extracted, the comparison proves little: %v", cli)
+			}
+		})
 	}
 }
