@@ -31,6 +31,10 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 // no api_token configured, only loopback clients are admitted.
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.sessionAuthorized(r) { // ui.go: a signed-in browser (CSRF-checked)
+			h(w, r)
+			return
+		}
 		token := s.cfg.Load().APIToken
 		if token == "" {
 			if isLoopback(remoteIP(r)) {
@@ -252,5 +256,6 @@ func (s *Server) Replay(ctx context.Context, id string) ([]*store.Run, error) {
 		return nil, err
 	}
 	s.sched.Enqueue(runs, d.Body)
+	s.deliveryRecorded(&nd) // ui.go: live dashboard
 	return runs, nil
 }

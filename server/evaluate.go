@@ -104,6 +104,7 @@ func (s *Server) commit(ctx context.Context, ev *evaluation, body []byte) (*stor
 	}
 	if !rec.Duplicate {
 		s.sched.Enqueue(ev.runs, body)
+		s.deliveryRecorded(ev.del) // ui.go: live dashboard
 	}
 	return rec, nil
 }

@@ -24,6 +24,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.apiRoutes(mux)
 	mux.HandleFunc(GWTPath, s.gwtInvoke)
+	s.apiUIRoutes(mux) // api_ui.go
+	s.uiRoutes(mux)    // ui.go: the web UI under /ui/
 	mux.HandleFunc("/", s.hook)
 	return mux
 }

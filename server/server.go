@@ -39,6 +39,10 @@ type Server struct {
 
 	obsMu     sync.Mutex
 	observers []func(*store.Run)
+
+	// web UI (ui.go)
+	uiOnce sync.Once
+	uiSt   *uiState
 }
 
 // New opens the store named by cfg and prepares the scheduler. Nothing
