@@ -204,6 +204,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, dup)
 		return
 	}
+	s.statusQueued(runs) // commit status: pending (status.go)
 	s.sched.Enqueue(runs, body)
 	for _, run := range runs {
 		reply.Runs = append(reply.Runs, runRef{ID: run.ID, Trigger: run.Trigger, URL: s.runURL(run.ID)})

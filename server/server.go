@@ -19,6 +19,7 @@ import (
 
 	"github.com/hooktrigger/hooktrigger/config"
 	"github.com/hooktrigger/hooktrigger/pipeline"
+	"github.com/hooktrigger/hooktrigger/status"
 	"github.com/hooktrigger/hooktrigger/store"
 	"github.com/hooktrigger/hooktrigger/store/sqlite"
 )
@@ -39,6 +40,8 @@ type Server struct {
 
 	obsMu     sync.Mutex
 	observers []func(*store.Run)
+
+	status *status.Reporter // commit statuses (status.go)
 }
 
 // New opens the store named by cfg and prepares the scheduler. Nothing
@@ -64,6 +67,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s.sched = pipeline.NewScheduler(db, s.lookupSpec, filepath.Join(cfg.DataDir, "runs"), cfg.Workers, log)
 	s.sched.Instance = fmt.Sprintf("%s:%d", host, os.Getpid())
 	s.sched.OnChange = s.runChanged
+	s.startStatus() // commit statuses (status.go)
 	return s, nil
 }
 
@@ -162,6 +166,7 @@ func (s *Server) Close(ctx context.Context) error {
 			err = s.http.Shutdown(ctx)
 		}
 		s.sched.Shutdown(s.cfg.Load().ShutdownGrace)
+		s.closeStatus() // after the scheduler's last states, before the store (notes)
 		err = errors.Join(err, s.store.Close())
 	})
 	return err

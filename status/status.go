@@ -233,6 +233,9 @@ func (r *Reporter) Report(run *store.Run) error {
 		provider = p
 	}
 	repo, sha := run.Meta[MetaRepo], run.Meta[MetaSHA]
+	if strings.Trim(sha, "0") == "" {
+		sha = "" // a deleted branch's push: the all-zero sha names no commit
+	}
 	if repo == "" || sha == "" {
 		// Noted once when queued and once when final, not on every change.
 		if run.State == store.Queued || run.State.Final() {

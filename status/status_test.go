@@ -391,6 +391,7 @@ func TestReporter_NoCommit(t *testing.T) {
 	}{
 		{name: "NoSHA", repo: "octo/app", want: "carries no commit sha"},
 		{name: "NoRepo", sha: sha, want: "carries no repository"},
+		{name: "DeletedBranch", repo: "octo/app", sha: strings.Repeat("0", 40), want: "carries no commit sha"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := fakeapi.NewGitHub(t, token, true)
