@@ -224,3 +224,60 @@ triggers:
 		t.Logf("stopped in %s with a status still retrying", time.Since(start))
 	})
 }
+
+func TestServe_CommitStatusGitLab(t *testing.T) {
+	dir := t.TempDir()
+	gl := fakeapi.NewGitLab(t, "gl-status-token")
+	writeFile(t, filepath.Join(dir, "build.sh"), `#!/bin/sh
+i=0
+while [ ! -e "$GATE" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+exit 0
+`)
+	gate := filepath.Join(dir, "gate")
+	cfg := filepath.Join(dir, "hooktrigger.yaml")
+	writeFile(t, cfg, `listen: 127.0.0.1:0
+data_dir: ./data
+public_url: https://ci.example.org
+api_token: api-secret
+triggers:
+  - name: app
+    provider: gitlab
+    secret: gl-hook-token
+    run:
+      command: [./build.sh]
+      dir: .
+      env: {GATE: `+gate+`}
+    status:
+      token: ${HT_TEST_GL_TOKEN}
+      context: ci/app
+      base_url: `+gl.URL+`
+`)
+	p := MustServe(t, cfg, "HT_TEST_GL_TOKEN=gl-status-token")
+	defer p.Stop(t)
+	sha := strings.Repeat("f", 40)
+	body := `{"object_kind":"push","event_name":"push","ref":"refs/heads/main","before":"1111111111111111111111111111111111111111",` +
+		`"after":"` + sha + `","checkout_sha":"` + sha + `","user_username":"dev","project":{"path_with_namespace":"group/sub/app"}}`
+	resp := Do(t, "POST", p.URL+"/hooks/app", []byte(body), map[string]string{
+		"Content-Type": "application/json", "X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "gl-hook-token", "Idempotency-Key": store.NewID(),
+	})
+	if resp.Status != http.StatusAccepted {
+		t.Fatalf("want 202, got %d %s", resp.Status, resp.Body)
+	}
+	id := resp.JSON(t)["runs"].([]any)[0].(map[string]any)["id"].(string)
+	// Running is reported while the build waits at its gate.
+	gl.WaitFor(t, 30*time.Second, "running", func([]fakeapi.Call) bool { s := gl.States(sha); return len(s) > 0 && s[len(s)-1] == "running" })
+	writeFile(t, gate, "")
+	if run := WaitRun(t, p.URL, "api-secret", id); run["state"] != "succeeded" {
+		t.Fatalf("run %v", run)
+	}
+	calls := gl.WaitFor(t, 30*time.Second, "success", func([]fakeapi.Call) bool { s := gl.States(sha); return s[len(s)-1] == "success" })
+	states := gl.States(sha)
+	if got := strings.Join(states, ","); got != "pending,running,success" && got != "running,success" {
+		t.Fatalf("states %s, want [pending,]running,success", got)
+	}
+	last := calls[len(calls)-1]
+	if last.Path != "/api/v4/projects/group%2Fsub%2Fapp/statuses/"+sha || last.Context != "ci/app" ||
+		last.TargetURL != "https://ci.example.org/ui/runs/"+id || last.Description != "hooktrigger: succeeded" {
+		t.Fatalf("last status %+v", last)
+	}
+}
