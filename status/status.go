@@ -93,13 +93,13 @@ type Reporter struct {
 	Notes     NoteSetter             // nil: notes are only logged
 	RunURL    func(id string) string // target_url of a run; nil or "": none
 	Log       *slog.Logger
-	HTTP      *http.Client // nil: a client with DefaultTimeout
-	OnResult  func(provider string, ok bool)
-	QueueSize int           // distinct runs waiting at most; 0: DefaultQueueSize
-	Workers   int           // requests in flight at most; 0: DefaultWorkers
-	Attempts  int           // tries per state; 0: DefaultMaxAttempts
-	Backoff   time.Duration // first retry delay, doubled each time; 0: DefaultBackoff
-	MaxWait   time.Duration // longest wait for a rate-limit reset; 0: DefaultMaxWait
+	HTTP      *http.Client                   // nil: a client with DefaultTimeout
+	OnResult  func(provider string, ok bool) // after each API request; called from several goroutines, must not block
+	QueueSize int                            // distinct runs waiting at most; 0: DefaultQueueSize
+	Workers   int                            // requests in flight at most; 0: DefaultWorkers
+	Attempts  int                            // tries per state; 0: DefaultMaxAttempts
+	Backoff   time.Duration                  // first retry delay, doubled each time; 0: DefaultBackoff
+	MaxWait   time.Duration                  // longest wait for a rate-limit reset; 0: DefaultMaxWait
 
 	mu       sync.Mutex
 	entries  map[string]*entry // by run id
