@@ -255,6 +255,7 @@ func (s *Server) Replay(ctx context.Context, id string) ([]*store.Run, error) {
 	if _, err := s.store.Record(ctx, &nd, runs); err != nil {
 		return nil, err
 	}
+	s.statusQueued(runs) // commit status: pending (status.go)
 	s.sched.Enqueue(runs, d.Body)
 	s.deliveryRecorded(&nd) // ui.go: live dashboard
 	return runs, nil

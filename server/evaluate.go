@@ -103,6 +103,7 @@ func (s *Server) commit(ctx context.Context, ev *evaluation, body []byte) (*stor
 		return nil, err
 	}
 	if !rec.Duplicate {
+		s.statusQueued(ev.runs) // commit status: pending (status.go)
 		s.sched.Enqueue(ev.runs, body)
 		s.deliveryRecorded(ev.del) // ui.go: live dashboard
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hooktrigger/hooktrigger/config"
 	"github.com/hooktrigger/hooktrigger/pipeline"
+	"github.com/hooktrigger/hooktrigger/status"
 	"github.com/hooktrigger/hooktrigger/store"
 	"github.com/hooktrigger/hooktrigger/store/sqlite"
 )
@@ -43,6 +44,8 @@ type Server struct {
 	// web UI (ui.go)
 	uiOnce sync.Once
 	uiSt   *uiState
+
+	status *status.Reporter // commit statuses (status.go)
 }
 
 // New opens the store named by cfg and prepares the scheduler. Nothing
@@ -68,6 +71,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s.sched = pipeline.NewScheduler(db, s.lookupSpec, filepath.Join(cfg.DataDir, "runs"), cfg.Workers, log)
 	s.sched.Instance = fmt.Sprintf("%s:%d", host, os.Getpid())
 	s.sched.OnChange = s.runChanged
+	s.startStatus() // commit statuses (status.go)
 	return s, nil
 }
 
@@ -166,6 +170,7 @@ func (s *Server) Close(ctx context.Context) error {
 			err = s.http.Shutdown(ctx)
 		}
 		s.sched.Shutdown(s.cfg.Load().ShutdownGrace)
+		s.closeStatus() // after the scheduler's last states, before the store (notes)
 		err = errors.Join(err, s.store.Close())
 	})
 	return err

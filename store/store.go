@@ -128,10 +128,15 @@ type Store interface {
 	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
 	// QueuedRuns lists queued runs oldest first.
 	QueuedRuns(ctx context.Context) ([]*Run, error)
-	// UpdateRun writes r's state, times, exit code, signal, error, instance,
-	// attempt and status note. When from is given, the write happens only if
-	// the stored state is one of from; the result says whether it happened.
+	// UpdateRun writes r's state, times, exit code, signal, error, instance
+	// and attempt (not the status note: see SetStatusNote). When from is
+	// given, the write happens only if the stored state is one of from; the
+	// result says whether it happened.
 	UpdateRun(ctx context.Context, r *Run, from ...State) (bool, error)
+	// SetStatusNote writes the run's status note (why its commit status was
+	// not reported) and nothing else, so it never races the scheduler's
+	// state writes; ErrNotFound if the run does not exist.
+	SetStatusNote(ctx context.Context, runID, note string) error
 	// InterruptRunning marks every run left running as interrupted and
 	// returns them (for crash recovery at start).
 	InterruptRunning(ctx context.Context) ([]*Run, error)

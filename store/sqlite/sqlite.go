@@ -440,8 +440,8 @@ func (db *DB) QueuedRuns(ctx context.Context) ([]*store.Run, error) {
 func (db *DB) UpdateRun(ctx context.Context, r *store.Run, from ...store.State) (bool, error) {
 	changed := false
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		q := `UPDATE runs SET state = ?, started_at = ?, ended_at = ?, exit_code = ?, signal = ?, error = ?, instance = ?, attempt = ?, status_note = ? WHERE id = ?`
-		args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.StatusNote, r.ID}
+		q := `UPDATE runs SET state = ?, started_at = ?, ended_at = ?, exit_code = ?, signal = ?, error = ?, instance = ?, attempt = ? WHERE id = ?`
+		args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.ID}
 		if len(from) > 0 {
 			q += ` AND state IN (` + strings.TrimSuffix(strings.Repeat("?,", len(from)), ",") + `)`
 			for _, s := range from {
@@ -457,6 +457,27 @@ func (db *DB) UpdateRun(ctx context.Context, r *store.Run, from ...store.State) 
 		return nil
 	})
 	return changed, wrap(err)
+}
+
+// SetStatusNote implements store.Store.
+func (db *DB) SetStatusNote(ctx context.Context, runID, note string) error {
+	found := false
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE runs SET status_note = ? WHERE id = ?`, note, runID)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		found = n > 0
+		return nil
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	if !found {
+		return fmt.Errorf("%w: run %s", store.ErrNotFound, runID)
+	}
+	return nil
 }
 
 // InterruptRunning implements store.Store.
