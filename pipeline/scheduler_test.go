@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -490,6 +492,121 @@ func TestScheduler_Shutdown(t *testing.T) {
 			// The queued run was not started and stays queued for the next start.
 			if w := h.run(waiting); w.State != store.Queued {
 				t.Fatalf("queued run: %s", w.State)
+			}
+		})
+	}
+}
+
+// startGroup starts a process group of its own that ignores SIGTERM, with
+// env added to its environment, reaped in the background.
+func startGroup(tb testing.TB, env ...string) *exec.Cmd {
+	tb.Helper()
+	c := exec.Command("/bin/sh", "-c", "trap '' TERM; sleep 60 & wait")
+	c.Env = append(os.Environ(), env...)
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	tb.Cleanup(func() {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-done
+	})
+	return c
+}
+
+// groupGone reports whether process group pgid has no live member.
+func groupGone(pgid int) bool {
+	names, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		f := strings.Fields(string(b[i+2:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			return false
+		}
+	}
+	return true
+}
+
+func TestScheduler_Start(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		retry       bool
+		wantState   store.State
+		wantAttempt int
+	}{
+		{name: "RunningBecomesInterrupted", wantState: store.Interrupted},
+		{name: "RetryInterruptedRunsItAgain", retry: true, wantState: store.Succeeded, wantAttempt: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := filepath.Join(t.TempDir(), "events")
+			spec := scriptSpec(ev, "0", pipeline.PolicyQueue, 0)
+			spec.RetryInterrupted = tc.retry
+			spec.Command.KillGrace = 200 * time.Millisecond
+			h := newHarness(t, 4, map[string]*pipeline.Spec{"t": spec})
+			ctx := context.Background()
+
+			// What a crashed process left: a run recorded running whose
+			// build's descendants still live, a second one whose recorded
+			// group now belongs to an unrelated process, and a queued run.
+			crashed := h.record("t", "g")
+			foreign := h.record("t", "g2")
+			queued := h.record("t", "g")
+			leftover := startGroup(t, "HOOKTRIGGER_RUN_ID="+crashed.ID)
+			unrelated := startGroup(t, "HOOKTRIGGER_RUN_ID=someone-else")
+			for _, c := range []struct {
+				r   *store.Run
+				pid int
+			}{{crashed, leftover.Process.Pid}, {foreign, unrelated.Process.Pid}} {
+				c.r.State, c.r.StartedAt = store.Running, time.Now()
+				if _, err := h.db.UpdateRun(ctx, c.r); err != nil {
+					t.Fatal(err)
+				}
+				dir := h.sched.RunDir(c.r.ID)
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, pipeline.PgidFile), []byte(strconv.Itoa(c.pid)+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			if err := h.sched.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !groupGone(leftover.Process.Pid) {
+				t.Fatal("the crashed run's process group survived Start")
+			}
+			if groupGone(unrelated.Process.Pid) {
+				t.Fatal("Start killed a process group that does not carry the run's id")
+			}
+			runs := h.wait(crashed.ID, queued.ID)
+			if r := runs[0]; r.State != tc.wantState || r.Attempt != tc.wantAttempt {
+				t.Fatalf("crashed run: %s attempt %d (%s)", r.State, r.Attempt, r.Error)
+			}
+			if r := runs[1]; r.State != store.Succeeded {
+				t.Fatalf("queued run: %s (%s)", r.State, r.Error)
+			}
+			if got := h.statesOf(crashed.ID); got[0] != store.Interrupted {
+				t.Fatalf("state changes of the crashed run: %v", got)
+			}
+			want := []string{queued.ID}
+			if tc.retry { // the older run goes first: FIFO in its group
+				want = []string{crashed.ID, queued.ID}
+			}
+			var got []string
+			for _, id := range startOrder(readEvents(t, ev)) {
+				if id != foreign.ID {
+					got = append(got, id)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("started %v in group g, want %v", got, want)
 			}
 		})
 	}
