@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -340,7 +339,7 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 		Started: func(pid int) {
 			// For Start after a crash: the group to stop if members
 			// outlived hooktrigger.
-			if err := writePrivate(pidFile, []byte(strconv.Itoa(pid)+"\n")); err != nil {
+			if err := recordPgid(pidFile, pid); err != nil {
 				s.log.Warn("cannot record the build's process group", "run", r.ID, "err", err)
 			}
 		}}
