@@ -79,18 +79,31 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A crash leaves a build's descendants running (Pdeathsig reaches its
+	// main process only); stop them before anything new starts.
+	var wg sync.WaitGroup
+	for _, r := range interrupted {
+		grace := DefaultKillGrace
+		spec, ok := s.lookup(r.Trigger)
+		if ok && spec.Command != nil && spec.Command.KillGrace > 0 {
+			grace = spec.Command.KillGrace
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if sig := stopLeftovers(s.RunDir(r.ID), r.ID, grace); sig != "" {
+				s.log.Warn("stopped processes a crashed run left behind", "run", r.ID, "signal", sig)
+			}
+		}()
+	}
+	wg.Wait()
 	for _, r := range interrupted {
 		s.log.Warn("run interrupted by a previous stop", "run", r.ID, "trigger", r.Trigger)
 		s.changed(r)
 		if spec, ok := s.lookup(r.Trigger); ok && spec.RetryInterrupted {
-			r.State = store.Queued
-			r.Attempt++
-			r.StartedAt, r.EndedAt = time.Time{}, time.Time{}
-			r.Error = "re-queued after interruption"
-			if _, err := s.store.UpdateRun(ctx, r, store.Interrupted); err != nil {
+			if err := s.requeue(ctx, r); err != nil {
 				return err
 			}
-			s.changed(r)
 		}
 	}
 	queued, err := s.store.QueuedRuns(ctx)
@@ -103,6 +116,12 @@ func (s *Scheduler) Start(ctx context.Context) error {
 
 // Enqueue schedules runs that were just recorded as queued. body is the
 // delivery's raw body (nil: read from the store when the run starts).
+//
+// Per run, in this order: a quiet period supersedes the runs of the same
+// trigger and group still waiting out theirs; skip-if-running records the
+// run as skipped when its group still has a run queued or running;
+// cancel-previous cancels the queued and running runs of the group (the new
+// run starts once they have ended).
 func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 	now := time.Now()
 	var final []*store.Run
@@ -116,6 +135,10 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 		}
 		it := &item{run: r, spec: spec, body: body}
 		if r.Group != "" {
+			if spec.QuietPeriod > 0 {
+				final = append(final, s.supersede(r, now)...)
+				it.notBefore = now.Add(spec.QuietPeriod)
+			}
 			switch spec.Policy {
 			case PolicySkipIfRunning:
 				if s.groupBusy(r.Group) {
@@ -125,10 +148,6 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 				}
 			case PolicyCancelPrevious:
 				final = append(final, s.cancelGroup(r.Group, "cancelled by newer run "+r.ID)...)
-			}
-			if spec.QuietPeriod > 0 {
-				final = append(final, s.supersede(r, now)...)
-				it.notBefore = now.Add(spec.QuietPeriod)
 			}
 		}
 		s.queue = append(s.queue, it)
@@ -230,6 +249,9 @@ func (s *Scheduler) dispatch() {
 			if next.IsZero() || it.notBefore.Before(next) {
 				next = it.notBefore
 			}
+			if g != "" {
+				blocked[g] = true // younger runs of the group wait behind it
+			}
 			kept = append(kept, it)
 		case !s.admits(it):
 			if g != "" {
@@ -301,7 +323,28 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 		s.finish(r, store.Running)
 		return
 	}
-	res := Execute(ctx, it.spec.Command, &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: r.Meta, Payload: body})
+	meta := r.Meta
+	if meta[metaPrefix+"RUN_ID"] != r.ID {
+		// The run id in the environment is what lets Start tell the
+		// leftovers of this run from unrelated processes; make sure it
+		// is there.
+		meta = make(map[string]string, len(r.Meta)+1)
+		for k, v := range r.Meta {
+			meta[k] = v
+		}
+		meta[metaPrefix+"RUN_ID"] = r.ID
+	}
+	pidFile := filepath.Join(dir, PgidFile)
+	job := &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: meta, Payload: body,
+		Started: func(pid int) {
+			// For Start after a crash: the group to stop if members
+			// outlived hooktrigger.
+			if err := recordPgid(pidFile, pid); err != nil {
+				s.log.Warn("cannot record the build's process group", "run", r.ID, "err", err)
+			}
+		}}
+	res := Execute(ctx, it.spec.Command, job)
+	_ = os.Remove(pidFile)
 	r.StartedAt, r.EndedAt = res.Started, res.Ended
 	if r.StartedAt.IsZero() {
 		r.StartedAt = time.Now()
@@ -336,6 +379,30 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 		r.State = store.Failed
 	}
 	s.finish(r, store.Running)
+	if r.State == store.Interrupted && it.spec.RetryInterrupted {
+		// Stopped by a shutdown: queued again for the next start, as
+		// after a crash.
+		if err := s.requeue(context.Background(), r); err != nil {
+			s.log.Error("cannot queue an interrupted run again", "run", r.ID, "err", err)
+		}
+	}
+}
+
+// requeue records an interrupted run as queued again, as its next attempt.
+func (s *Scheduler) requeue(ctx context.Context, r *store.Run) error {
+	r.State = store.Queued
+	r.Attempt++
+	r.StartedAt, r.EndedAt = time.Time{}, time.Time{}
+	r.ExitCode, r.Signal = nil, ""
+	r.Error = "queued again after an interruption"
+	ok, err := s.store.UpdateRun(ctx, r, store.Interrupted)
+	if err != nil {
+		return err
+	}
+	if ok {
+		s.changed(r)
+	}
+	return nil
 }
 
 // finish records a final state reached from state from.

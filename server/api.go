@@ -145,6 +145,8 @@ func (s *Server) runLog(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.stopPrune: // the server is closing: end the stream so Close need not wait for the run
+			return
 		case <-tick.C:
 		}
 		if run, err = s.store.Run(r.Context(), id); err != nil {

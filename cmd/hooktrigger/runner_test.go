@@ -1,0 +1,453 @@
+package main
+
+import (
+	"bufio"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const runnerToken = "runner-api-token"
+
+var runnerAPI = map[string]string{"Authorization": "Bearer " + runnerToken}
+
+// runnerConfig writes a config with top-level settings top and the given
+// triggers (YAML list items, indented by two spaces) into dir.
+func runnerConfig(tb testing.TB, dir, top, triggers string) string {
+	tb.Helper()
+	cfg := filepath.Join(dir, "hooktrigger.yaml")
+	writeFile(tb, cfg, "listen: 127.0.0.1:0\ndata_dir: ./data\napi_token: "+runnerToken+"\n"+top+"triggers:\n"+triggers)
+	return cfg
+}
+
+// fire posts an empty JSON body to trigger name with query q and returns
+// the id of the one run it started.
+func fire(tb testing.TB, p *Proc, name, q string) string {
+	tb.Helper()
+	r := Do(tb, "POST", p.URL+"/hooks/"+name+"?token=tok&"+q, []byte(`{}`), map[string]string{"Content-Type": "application/json"})
+	if r.Status != http.StatusAccepted {
+		tb.Fatalf("hook %s: %d %s", name, r.Status, r.Body)
+	}
+	runs, _ := r.JSON(tb)["runs"].([]any)
+	if len(runs) != 1 {
+		tb.Fatalf("hook %s started %d runs: %s", name, len(runs), r.Body)
+	}
+	return runs[0].(map[string]any)["id"].(string)
+}
+
+// getRun reads one run through the API.
+func getRun(tb testing.TB, p *Proc, id string) map[string]any {
+	tb.Helper()
+	r := Do(tb, "GET", p.URL+"/api/runs/"+id, nil, runnerAPI)
+	if r.Status != 200 {
+		tb.Fatalf("GET run %s: %d %s", id, r.Status, r.Body)
+	}
+	return r.JSON(tb)
+}
+
+// waitState polls the API until run id is in state (up to 30s).
+func waitState(tb testing.TB, p *Proc, id, state string) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	for range 600 {
+		if m = getRun(tb, p, id); m["state"] == state {
+			return m
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("run %s did not reach %s: %v", id, state, m)
+	return nil
+}
+
+// waitPid waits up to 30s for a script to write a pid to name.
+func waitPid(tb testing.TB, name string) int {
+	tb.Helper()
+	for range 600 {
+		b, err := os.ReadFile(name)
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && perr == nil && strings.HasSuffix(string(b), "\n") {
+			return pid
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("no pid in %s", name)
+	return 0
+}
+
+// alive reports whether pid runs (a zombie counts as gone).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || (b[i+2] != 'Z' && b[i+2] != 'X')
+}
+
+// groupAlive reports whether process group pgid has a live member.
+func groupAlive(pgid int) bool {
+	names, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		f := strings.Fields(s[i+2:])
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
+}
+
+// killAtEnd makes sure a process a test started through a build does not
+// outlive the test, whatever happens.
+func killAtEnd(tb testing.TB, pid int) {
+	tb.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+}
+
+func TestRunner_CancelThroughAPI(t *testing.T) {
+	dir := t.TempDir()
+	cfg := runnerConfig(t, dir, "", `  - name: slow
+    secret: tok
+    run:
+      script: 'echo $$ > "$PIDS/leader"; sleep 60 & echo $! > "$PIDS/child"; wait'
+      env: {PIDS: `+dir+`}
+`)
+	p := MustServe(t, cfg)
+	defer p.Stop(t)
+	id := fire(t, p, "slow", "")
+	leader, child := waitPid(t, filepath.Join(dir, "leader")), waitPid(t, filepath.Join(dir, "child"))
+	killAtEnd(t, child)
+	waitState(t, p, id, "running")
+
+	r := Do(t, "POST", p.URL+"/api/runs/"+id+"/cancel", nil, runnerAPI)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("cancel: %d %s", r.Status, r.Body)
+	}
+	got := WaitRun(t, p.URL, runnerToken, id)
+	if got["state"] != "cancelled" || got["signal"] != "SIGTERM" || !strings.Contains(got["error"].(string), "cancelled through the API") {
+		t.Fatalf("run after cancel: %v", got)
+	}
+	if groupAlive(leader) || alive(child) {
+		t.Fatalf("the build's process group survived the cancel")
+	}
+	t.Run("AgainIsConflict", func(t *testing.T) {
+		if r := Do(t, "POST", p.URL+"/api/runs/"+id+"/cancel", nil, runnerAPI); r.Status != http.StatusConflict {
+			t.Fatalf("cancel of an ended run: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("UnknownIs404", func(t *testing.T) {
+		if r := Do(t, "POST", p.URL+"/api/runs/nope/cancel", nil, runnerAPI); r.Status != http.StatusNotFound {
+			t.Fatalf("cancel of an unknown run: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+func TestRunner_TimeoutKillsGrandchildIgnoringTERM(t *testing.T) {
+	dir := t.TempDir()
+	cfg := runnerConfig(t, dir, "", `  - name: stuck
+    secret: tok
+    run:
+      script: |
+        sh -c 'trap "" TERM; echo $$ > "$PIDS/grandchild"; while :; do sleep 1; done' &
+        wait
+      env: {PIDS: `+dir+`}
+      timeout: 1s
+      kill_grace: 1s
+`)
+	p := MustServe(t, cfg)
+	defer p.Stop(t)
+	id := fire(t, p, "stuck", "")
+	gc := waitPid(t, filepath.Join(dir, "grandchild"))
+	killAtEnd(t, gc)
+	got := WaitRun(t, p.URL, runnerToken, id)
+	if got["state"] != "timed_out" || got["signal"] != "SIGKILL" {
+		t.Fatalf("run: %v", got)
+	}
+	if alive(gc) {
+		t.Fatal("the grandchild that ignores SIGTERM outlived the timeout")
+	}
+	log := Do(t, "GET", p.URL+"/api/runs/"+id+"/log", nil, runnerAPI)
+	if !strings.Contains(string(log.Body), "timed out after 1s") {
+		t.Fatalf("log does not say it timed out: %q", log.Body)
+	}
+}
+
+func TestRunner_Environment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := runnerConfig(t, dir, "", `  - name: plain
+    secret: tok
+    run:
+      script: 'echo "secret=${SECRET_TOKEN-unset} lang=${LANG-unset}"'
+  - name: inherits
+    secret: tok
+    run:
+      script: 'echo "secret=${SECRET_TOKEN-unset} lang=${LANG-unset}"'
+      inherit_env: [SECRET_TOKEN]
+`)
+	p := MustServe(t, cfg, "SECRET_TOKEN=hunter2", "LANG=C.UTF-8")
+	defer p.Stop(t)
+	for _, tc := range []struct {
+		name, trigger, want string
+	}{
+		{name: "AbsentByDefault", trigger: "plain", want: "secret=unset lang=C.UTF-8\n"},
+		{name: "InheritedWhenNamed", trigger: "inherits", want: "secret=hunter2 lang=unset\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fire(t, p, tc.trigger, "")
+			if got := WaitRun(t, p.URL, runnerToken, id); got["state"] != "succeeded" {
+				t.Fatalf("run: %v", got)
+			}
+			log := Do(t, "GET", p.URL+"/api/runs/"+id+"/log", nil, runnerAPI)
+			if string(log.Body) != tc.want {
+				t.Fatalf("build saw %q, want %q", log.Body, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunner_LogCap(t *testing.T) {
+	dir := t.TempDir()
+	cfg := runnerConfig(t, dir, "", `  - name: chatty
+    secret: tok
+    run:
+      script: 'i=0; while [ $i -lt 2000 ]; do echo "line $i of a chatty build"; i=$((i+1)); done; echo done > "$OUT/finished"'
+      env: {OUT: `+dir+`}
+      max_log: 4KiB
+`)
+	p := MustServe(t, cfg)
+	defer p.Stop(t)
+	id := fire(t, p, "chatty", "")
+	if got := WaitRun(t, p.URL, runnerToken, id); got["state"] != "succeeded" {
+		t.Fatalf("run: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "finished")); err != nil {
+		t.Fatal("the build did not run to its end once the log was full")
+	}
+	log := Do(t, "GET", p.URL+"/api/runs/"+id+"/log", nil, runnerAPI)
+	body := string(log.Body)
+	if !strings.HasPrefix(body, "line 0 of a chatty build\n") || !strings.Contains(body, "log truncated at 4096 bytes") || len(body) > 4096+200 {
+		t.Fatalf("log of %d bytes, start %q, end %q", len(body), body[:min(len(body), 40)], body[max(0, len(body)-100):])
+	}
+	if strings.Contains(body, "line 1999 ") {
+		t.Fatal("output past the cap reached the log")
+	}
+}
+
+func TestRunner_LogFollow(t *testing.T) {
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "go-on")
+	cfg := runnerConfig(t, dir, "", `  - name: talk
+    secret: tok
+    run:
+      script: 'echo first line; while [ ! -e "$GATE" ]; do sleep 0.05; done; echo second line'
+      env: {GATE: `+gate+`}
+`)
+	p := MustServe(t, cfg)
+	defer p.Stop(t)
+	id := fire(t, p, "talk", "")
+	req, _ := http.NewRequest("GET", p.URL+"/api/runs/"+id+"/log?follow=1", nil)
+	req.Header.Set("Authorization", "Bearer "+runnerToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func() (string, bool) {
+		select {
+		case l, ok := <-lines:
+			return l, ok
+		case <-time.After(30 * time.Second):
+			t.Fatal("no line from the follower within 30s")
+			return "", false
+		}
+	}
+	if l, _ := next(); l != "first line" {
+		t.Fatalf("first streamed line %q", l)
+	}
+	// The build cannot end before the gate file exists: the line came
+	// while it was running.
+	if st := getRun(t, p, id)["state"]; st != "running" {
+		t.Fatalf("state while the build waits: %v", st)
+	}
+	writeFile(t, gate, "")
+	if l, _ := next(); l != "second line" {
+		t.Fatalf("second streamed line %q", l)
+	}
+	if l, ok := next(); ok {
+		t.Fatalf("the stream went on after the last line: %q", l)
+	}
+	if st := getRun(t, p, id)["state"]; st != "succeeded" {
+		t.Fatalf("state after the stream ended: %v", st)
+	}
+}
+
+func TestRunner_ListFilters(t *testing.T) {
+	dir := t.TempDir()
+	cfg := runnerConfig(t, dir, "", `  - name: ok
+    secret: tok
+    run: {command: ["true"]}
+  - name: bad
+    secret: tok
+    run: {command: ["false"]}
+`)
+	p := MustServe(t, cfg)
+	defer p.Stop(t)
+	var ids []string
+	for _, name := range []string{"ok", "bad", "ok", "ok"} {
+		id := fire(t, p, name, "")
+		WaitRun(t, p.URL, runnerToken, id)
+		ids = append(ids, id)
+	}
+	for _, tc := range []struct {
+		name  string
+		query string
+		want  []string // newest first
+	}{
+		{name: "ByTrigger", query: "trigger=ok", want: []string{ids[3], ids[2], ids[0]}},
+		{name: "ByState", query: "state=failed", want: []string{ids[1]}},
+		{name: "ByTriggerAndState", query: "trigger=bad&state=succeeded", want: nil},
+		{name: "Limit", query: "limit=2", want: []string{ids[3], ids[2]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Do(t, "GET", p.URL+"/api/runs?"+tc.query, nil, runnerAPI)
+			if r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			runs, _ := r.JSON(t)["runs"].([]any)
+			var got []string
+			for _, x := range runs {
+				got = append(got, x.(map[string]any)["id"].(string))
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// crashScript sleeps in a grandchild on the first attempt of a run (noting
+// the grandchild's pid) and succeeds at once on any later one.
+const crashScript = `
+      script: |
+        if [ "$nap" = 0 ] || [ -e "$PIDS/once-$HOOKTRIGGER_RUN_ID" ]; then echo quick; exit 0; fi
+        touch "$PIDS/once-$HOOKTRIGGER_RUN_ID"
+        sleep 30 &
+        echo $! > "$PIDS/sleeper"
+        wait
+`
+
+func TestRunner_CrashRecovery(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		retry       string
+		wantState   string
+		wantAttempt float64
+	}{
+		{name: "InterruptedThenQueuedRunExecutes", retry: "false", wantState: "interrupted"},
+		{name: "RetryInterruptedRunsItAgain", retry: "true", wantState: "succeeded", wantAttempt: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := runnerConfig(t, dir, "", `  - name: build
+    secret: tok
+    variables:
+      - {name: nap, query: nap, default: "0"}
+    run:`+crashScript+`      env: {PIDS: `+dir+`}
+      kill_grace: 1s
+      retry_interrupted: `+tc.retry+`
+      concurrency: {group: main, policy: queue}
+`)
+			p := MustServe(t, cfg)
+			first := fire(t, p, "build", "nap=30")
+			sleeper := waitPid(t, filepath.Join(dir, "sleeper"))
+			killAtEnd(t, sleeper)
+			waitState(t, p, first, "running")
+			second := fire(t, p, "build", "nap=0")
+			if st := getRun(t, p, second)["state"]; st != "queued" {
+				t.Fatalf("the second run of the group is %v, want queued behind the first", st)
+			}
+			p.Kill()
+			if !alive(sleeper) {
+				t.Fatal("test premise: the build's grandchild should outlive a SIGKILL of hooktrigger")
+			}
+
+			p2 := MustServe(t, cfg)
+			defer p2.Stop(t)
+			if alive(sleeper) {
+				t.Fatal("the crashed run's grandchild survived the restart")
+			}
+			got := WaitRun(t, p2.URL, runnerToken, first)
+			if got["state"] != tc.wantState || got["attempt"] != tc.wantAttempt {
+				t.Fatalf("crashed run: %v", got)
+			}
+			if got := WaitRun(t, p2.URL, runnerToken, second); got["state"] != "succeeded" {
+				t.Fatalf("queued run after the restart: %v", got)
+			}
+			if !strings.Contains(p2.Logs(), "stopped processes a crashed run left behind") {
+				t.Fatalf("the restart does not log the leftovers it stopped:\n%s", p2.Logs())
+			}
+		})
+	}
+}
+
+func TestRunner_GracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	cfg := runnerConfig(t, dir, "shutdown_grace: 1s\n", `  - name: long
+    secret: tok
+    run:
+      script: 'echo started; sleep 60 & echo $! > "$PIDS/child"; wait'
+      env: {PIDS: `+dir+`}
+`)
+	p := MustServe(t, cfg)
+	id := fire(t, p, "long", "")
+	child := waitPid(t, filepath.Join(dir, "child"))
+	killAtEnd(t, child)
+	waitState(t, p, id, "running")
+
+	// A client following the log must not hold up the shutdown.
+	req, _ := http.NewRequest("GET", p.URL+"/api/runs/"+id+"/log?follow=1", nil)
+	req.Header.Set("Authorization", "Bearer "+runnerToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "started\n" {
+		t.Fatalf("follow: %q %v", line, err)
+	}
+
+	begun := time.Now()
+	p.Stop(t) // SIGTERM; fails the test if the process is still there after 30s
+	if took := time.Since(begun); took > 20*time.Second {
+		t.Fatalf("shutdown took %v with a 1s grace", took)
+	}
+	if alive(child) {
+		t.Fatal("the build outlived the shutdown")
+	}
+	if !strings.Contains(p.Logs(), "shutting down") {
+		t.Fatalf("logs:\n%s", p.Logs())
+	}
+
+	p2 := MustServe(t, cfg)
+	defer p2.Stop(t)
+	got := getRun(t, p2, id)
+	if got["state"] != "interrupted" || got["signal"] != "SIGTERM" || !strings.Contains(got["error"].(string), "shutting down") {
+		t.Fatalf("run after a graceful shutdown: %v", got)
+	}
+}
