@@ -39,7 +39,7 @@ type Config struct {
 	MaxBody          int64
 	MaxInflightBytes int64
 	Workers          int
-	APIToken         string
+	APIToken         Secret
 	LogFormat        string
 	LogLevel         string
 	ShutdownGrace    time.Duration
@@ -49,6 +49,8 @@ type Config struct {
 	MaxRuns          int
 	TLSCert, TLSKey  string
 	Triggers         *trigger.Set
+	// ops: see config/ops.go.
+	ReadHeaderTimeout time.Duration
 }
 
 // Load reads, validates and compiles the config file at path.
@@ -85,7 +87,7 @@ func (p *parser) compile(f *File) *Config {
 		MaxBody:          int64(f.MaxBody),
 		MaxInflightBytes: int64(f.MaxInflightBytes),
 		Workers:          f.Workers,
-		APIToken:         p.secret("api_token", f.APIToken),
+		APIToken:         Secret(p.secret("api_token", f.APIToken)),
 		LogFormat:        f.LogFormat,
 		LogLevel:         f.LogLevel,
 		ShutdownGrace:    time.Duration(f.ShutdownGrace),
@@ -141,6 +143,7 @@ func (p *parser) compile(f *File) *Config {
 			p.errf("tls", "needs both cert and key")
 		}
 	}
+	p.compileOps(f, c) // ops: config/ops.go
 	if _, err := providers.ParseAllowList(nil, f.TrustedProxies); err != nil {
 		p.errf("trusted_proxies", "%v", err)
 	}
@@ -353,9 +356,7 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		}
 		t.Status = &trigger.StatusSpec{Context: ctx, Token: tok, BaseURL: s.BaseURL, Description: s.Description}
 	}
-	if rt.RateLimit != nil {
-		p.errf(field+".rate_limit", "not supported yet")
-	}
+	t.RateLimit = p.rateLimit(field+".rate_limit", rt.RateLimit) // ops: config/ops.go
 	if len(p.errs) > nerr {
 		return nil
 	}

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/time/rate"
+
 	"github.com/hooktrigger/hooktrigger/extract"
 	"github.com/hooktrigger/hooktrigger/pipeline"
 	"github.com/hooktrigger/hooktrigger/providers"
@@ -32,6 +34,7 @@ type Trigger struct {
 	Verbose      bool // response: verbose — variable values appear in the response
 	Spec         *pipeline.Spec
 	Status       *StatusSpec
+	RateLimit    *rate.Limiter // rate_limit: nil = unlimited; a reload makes a new one
 }
 
 // StatusSpec is the compiled status block of a trigger.
