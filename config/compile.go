@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
@@ -51,6 +52,7 @@ type Config struct {
 	Triggers         *trigger.Set
 	// ops: see config/ops.go.
 	ReadHeaderTimeout time.Duration
+	Digest            [32]byte // SHA-256 of the file's bytes, to tell a changed file on reload
 }
 
 // Load reads, validates and compiles the config file at path.
@@ -72,6 +74,7 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	if len(p.errs) > 0 {
 		return nil, p.sorted()
 	}
+	c.Digest = sha256.Sum256(data) // ops
 	return c, nil
 }
 

@@ -22,8 +22,7 @@ type opsState struct {
 	inflight atomic.Int64
 	certs    certCache
 
-	reloadMu   sync.Mutex
-	reloadHash [32]byte
+	reloadMu sync.Mutex
 }
 
 // initOps wires metrics into the store, the scheduler's run changes and the
@@ -89,7 +88,11 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request, cfg *config.C
 func (s *Server) busy(w http.ResponseWriter, r *http.Request, need, limit int64) {
 	s.rlog(r).Warn("delivery refused: max_inflight_bytes reached", "path", r.URL.Path, "body_bytes", need, "max_inflight_bytes", limit)
 	w.Header().Set("Retry-After", busyRetryAfter)
-	w.Header().Set("Connection", "close")
+	if r.ProtoMajor == 1 {
+		// The unread body would have to be drained to reuse the connection.
+		// (Over HTTP/2 this header would send GOAWAY to every stream.)
+		w.Header().Set("Connection", "close")
+	}
 	writeError(w, http.StatusServiceUnavailable, "too many request bodies in flight; retry later")
 }
 

@@ -33,8 +33,7 @@ func (s *Server) Reload(path string, force bool) error {
 	if err != nil {
 		return s.reloadFailed(err)
 	}
-	sum := sha256.Sum256(data)
-	if !force && sum == s.ops.reloadHash {
+	if !force && sha256.Sum256(data) == s.cfg.Load().Digest {
 		return nil
 	}
 	next, err := config.LoadBytes(path, data)
@@ -46,7 +45,6 @@ func (s *Server) Reload(path string, force bool) error {
 		s.log.Warn("config reload: "+k+" changes only at a restart; keeping the old value", "key", k)
 	}
 	s.cfg.Store(next)
-	s.ops.reloadHash = sum
 	s.ops.m.reloads.WithLabelValues("success").Inc()
 	s.log.Info("config reloaded", "file", path, "triggers", len(next.Triggers.All()))
 	return nil
@@ -97,11 +95,6 @@ func (s *Server) WatchConfig(ctx context.Context, path string) error {
 	if err := w.Add(filepath.Dir(path)); err != nil {
 		return err
 	}
-	s.ops.reloadMu.Lock()
-	if data, err := os.ReadFile(path); err == nil {
-		s.ops.reloadHash = sha256.Sum256(data)
-	}
-	s.ops.reloadMu.Unlock()
 	target := ""
 	follow := func() {
 		t, err := filepath.EvalSymlinks(path)
@@ -122,6 +115,8 @@ func (s *Server) WatchConfig(ctx context.Context, path string) error {
 		target = t
 	}
 	follow()
+	// A change made between the first load and the watch is caught here.
+	_ = s.Reload(path, false)
 	relevant := func(name string) bool {
 		base := filepath.Base(name)
 		return base == filepath.Base(path) || strings.HasPrefix(base, "..") ||
