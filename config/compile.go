@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
@@ -39,7 +40,7 @@ type Config struct {
 	MaxBody          int64
 	MaxInflightBytes int64
 	Workers          int
-	APIToken         string
+	APIToken         Secret
 	LogFormat        string
 	LogLevel         string
 	ShutdownGrace    time.Duration
@@ -49,6 +50,9 @@ type Config struct {
 	MaxRuns          int
 	TLSCert, TLSKey  string
 	Triggers         *trigger.Set
+	// ops: see config/ops.go.
+	ReadHeaderTimeout time.Duration
+	Digest            [32]byte // SHA-256 of the file's bytes, to tell a changed file on reload
 }
 
 // Load reads, validates and compiles the config file at path.
@@ -70,6 +74,7 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	if len(p.errs) > 0 {
 		return nil, p.sorted()
 	}
+	c.Digest = sha256.Sum256(data) // ops
 	return c, nil
 }
 
@@ -85,7 +90,7 @@ func (p *parser) compile(f *File) *Config {
 		MaxBody:          int64(f.MaxBody),
 		MaxInflightBytes: int64(f.MaxInflightBytes),
 		Workers:          f.Workers,
-		APIToken:         p.secret("api_token", f.APIToken),
+		APIToken:         Secret(p.secret("api_token", f.APIToken)),
 		LogFormat:        f.LogFormat,
 		LogLevel:         f.LogLevel,
 		ShutdownGrace:    time.Duration(f.ShutdownGrace),
@@ -141,6 +146,7 @@ func (p *parser) compile(f *File) *Config {
 			p.errf("tls", "needs both cert and key")
 		}
 	}
+	p.compileOps(f, c) // ops: config/ops.go
 	if _, err := providers.ParseAllowList(nil, f.TrustedProxies); err != nil {
 		p.errf("trusted_proxies", "%v", err)
 	}
@@ -372,9 +378,7 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		}
 		t.Status = &trigger.StatusSpec{Context: ctx, Token: tok, BaseURL: s.BaseURL, Description: s.Description}
 	}
-	if rt.RateLimit != nil {
-		p.errf(field+".rate_limit", "not supported yet")
-	}
+	t.RateLimit = p.rateLimit(field+".rate_limit", rt.RateLimit) // ops: config/ops.go
 	if len(p.errs) > nerr {
 		return nil
 	}

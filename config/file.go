@@ -27,6 +27,9 @@ type File struct {
 	Retention        *Retention `yaml:"retention"`
 	TLS              *TLS       `yaml:"tls"`
 	Triggers         []Trigger  `yaml:"triggers"`
+
+	// ops: slowloris bound; see config/ops.go.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 }
 
 // Retention says how long stored deliveries and runs are kept.

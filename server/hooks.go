@@ -22,12 +22,13 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.ops.m.handler())
 	s.apiRoutes(mux)
 	mux.HandleFunc(GWTPath, s.gwtInvoke)
 	s.apiUIRoutes(mux) // api_ui.go
 	s.uiRoutes(mux)    // ui.go: the web UI under /ui/
 	mux.HandleFunc("/", s.hook)
-	return mux
+	return s.instrument(mux) // request id, metrics, access log: logging.go
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +67,7 @@ type hookReply struct {
 func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	cfg := s.cfg.Load()
 	triggers := cfg.Triggers.ForPath(r.URL.Path)
+	s.hookTriggers(r, triggers) // ops: metrics by trigger
 	if len(triggers) == 0 {
 		writeError(w, http.StatusNotFound, "no trigger listens on "+r.URL.Path)
 		return
@@ -76,8 +78,15 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	received := time.Now()
+	if !s.admitBody(w, r, cfg) { // ops: max_inflight_bytes → 503 (limits.go)
+		return
+	}
 	body, err := readBody(w, r, cfg.MaxBody)
 	if err != nil {
+		if errors.Is(err, errBusy) { // ops
+			s.busy(w, r, -1, inflightLimit(cfg))
+			return
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, http.StatusRequestEntityTooLarge, "body larger than max_body ("+strconv.FormatInt(cfg.MaxBody, 10)+" bytes)")
@@ -97,11 +106,13 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 			ip := t.AllowList.ClientIP(r.RemoteAddr, r.Header)
 			if !t.AllowList.Allowed(ip) {
 				denied++
+				s.markResult(r, t.Name, resultUnauthorized) // ops
 				refused = append(refused, skipRef{Trigger: t.Name, Reason: "client address not in allow_ips"})
 				continue
 			}
 		}
 		if err := t.Provider.Verify(preq); err != nil {
+			s.markResult(r, t.Name, resultUnauthorized) // ops
 			refused = append(refused, skipRef{Trigger: t.Name, Reason: "signature or token did not verify"})
 			continue
 		}
@@ -112,8 +123,12 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusForbidden, "forbidden")
 			return
 		}
-		s.log.Info("delivery refused: unauthorized", "path", r.URL.Path, "remote", preq.RemoteAddr)
+		s.rlog(r).Info("delivery refused: unauthorized", "path", r.URL.Path, "remote", preq.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "unauthorized")
+		return
+	}
+	// ops: rate_limit per trigger → 429 (limits.go).
+	if authorized, refused = s.applyRateLimits(w, r, authorized, refused); authorized == nil {
 		return
 	}
 
@@ -136,6 +151,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	del, runs := ev.del, ev.runs
+	s.hookDelivery(r, del) // ops: metrics, logs
 	reply := hookReply{Delivery: del.ID, Runs: []runRef{}}
 	for _, d := range ev.decisions {
 		t := d.Trigger
@@ -161,12 +177,14 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	// Durably recorded before any 2xx.
 	rec, err := s.commit(r.Context(), ev, body)
 	if err != nil {
-		s.log.Error("cannot record delivery", "path", r.URL.Path, "err", err)
+		s.rlog(r).Error("cannot record delivery", "delivery", del.ID, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "store unavailable; retry later")
 		return
 	}
 	if rec.Duplicate {
+		s.hookDuplicate(r, rec.DeliveryID) // ops
+		s.rlog(r).Info("delivery duplicate", "delivery", rec.DeliveryID, "sender_delivery", del.SenderID, "path", del.Path)
 		dup := hookReply{Delivery: rec.DeliveryID, Duplicate: true, Runs: []runRef{}}
 		for _, run := range rec.Runs {
 			dup.Runs = append(dup.Runs, runRef{ID: run.ID, Trigger: run.Trigger, URL: s.runURL(run.ID), State: string(run.State)})
@@ -182,7 +200,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	if len(runs) > 0 {
 		status = http.StatusAccepted
 	}
-	s.log.Info("delivery accepted", "delivery", del.ID, "sender_delivery", del.SenderID, "path", del.Path, "event", first.EventAction(), "runs", len(runs))
+	s.rlog(r).Info("delivery accepted", "delivery", del.ID, "sender_delivery", del.SenderID, "path", del.Path, "event", first.EventAction(), "runs", len(runs))
 	writeJSON(w, status, reply)
 }
 

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -46,6 +47,8 @@ type Server struct {
 	uiSt   *uiState
 
 	status *status.Reporter // commit statuses (status.go)
+
+	ops opsState // metrics, limits, certificates, reload: limits.go
 }
 
 // New opens the store named by cfg and prepares the scheduler. Nothing
@@ -72,6 +75,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s.sched.Instance = fmt.Sprintf("%s:%d", host, os.Getpid())
 	s.sched.OnChange = s.runChanged
 	s.startStatus() // commit statuses (status.go)
+	s.initOps(db)   // metrics, store commit hook: limits.go
 	return s, nil
 }
 
@@ -128,19 +132,18 @@ func (s *Server) Open(ctx context.Context) error {
 	s.ln = ln
 	s.http = &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(cfg.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		s.http.TLSConfig, err = s.tlsConfig(cfg) // reloads changed cert files: certs.go
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("server: tls: %w", err)
+			return err
 		}
-		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
 		s.ln = tls.NewListener(ln, s.http.TLSConfig)
 	}
 	go s.pruneLoop()

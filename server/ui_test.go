@@ -79,13 +79,13 @@ triggers:
 // client does not follow redirects, so tests see them.
 var client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-type reply struct {
+type uiReply struct {
 	status int
 	header http.Header
 	body   string
 }
 
-func send(tb testing.TB, method, u string, body string, header map[string]string, cookies ...*http.Cookie) reply {
+func send(tb testing.TB, method, u string, body string, header map[string]string, cookies ...*http.Cookie) uiReply {
 	tb.Helper()
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
@@ -103,7 +103,7 @@ func send(tb testing.TB, method, u string, body string, header map[string]string
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return reply{resp.StatusCode, resp.Header, string(b)}
+	return uiReply{resp.StatusCode, resp.Header, string(b)}
 }
 
 var formHeader = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/time/rate"
+
 	"github.com/hooktrigger/hooktrigger/extract"
 	"github.com/hooktrigger/hooktrigger/pipeline"
 	"github.com/hooktrigger/hooktrigger/providers"
@@ -33,6 +35,7 @@ type Trigger struct {
 	GWT          *GWT // set when the trigger is written with GWT's keys
 	Spec         *pipeline.Spec
 	Status       *StatusSpec
+	RateLimit    *rate.Limiter // rate_limit: nil = unlimited; a reload makes a new one
 }
 
 // StatusSpec is the compiled status block of a trigger.

@@ -101,6 +101,7 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 			return replay(cmd.Context(), cfgPath, args[0], stdout)
 		},
 	})
+	root.AddCommand(newSchema(stdout)) // schema.go
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "print the version",
@@ -163,13 +164,14 @@ func serve(ctx context.Context, cfgPath string, stderr io.Writer) error {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			next, err := config.Load(cfgPath)
-			if err != nil {
-				log.Error("config reload refused; the old config keeps serving", "err", err)
-				continue
-			}
-			srv.SetConfig(next)
-			log.Info("config reloaded", "triggers", len(next.Triggers.All()))
+			_ = srv.Reload(cfgPath, true) // logged and counted by the server
+		}
+	}()
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		if err := srv.WatchConfig(wctx, cfgPath); err != nil {
+			log.Warn("config file not watched; reload with SIGHUP", "err", err)
 		}
 	}()
 	errc := make(chan error, 1)
@@ -200,7 +202,7 @@ func replay(ctx context.Context, cfgPath, id string, stdout io.Writer) error {
 		return err
 	}
 	if cfg.APIToken != "" {
-		req.Header.Set("Authorization", "Bearer "+cfg.APIToken)
+		req.Header.Set("Authorization", "Bearer "+cfg.APIToken.Reveal())
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

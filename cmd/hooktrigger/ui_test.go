@@ -26,7 +26,7 @@ import (
 
 const (
 	uiToken  = "ui-test-token"
-	ghSecret = "gh-test-secret"
+	uiGHSecret = "gh-test-secret"
 )
 
 // chromiumPath finds the browser, or skips the test when there is none and
@@ -148,7 +148,7 @@ func screenshot(tb testing.TB, tab context.Context, name string) {
 // githubPush sends a signed GitHub push and returns the decoded reply.
 func githubPush(tb testing.TB, url string, body []byte, delivery string, extra map[string]string) map[string]any {
 	tb.Helper()
-	mac := hmac.New(sha256.New, []byte(ghSecret))
+	mac := hmac.New(sha256.New, []byte(uiGHSecret))
 	mac.Write(body)
 	h := map[string]string{
 		"Content-Type":        "application/json",
@@ -200,7 +200,7 @@ triggers:
   - name: build
     path: /hooks/app
     provider: github
-    secret: `+ghSecret+`
+    secret: `+uiGHSecret+`
     events: [push]
     variables:
       - name: ref
@@ -215,14 +215,14 @@ triggers:
   - name: release
     path: /hooks/app
     provider: github
-    secret: `+ghSecret+`
+    secret: `+uiGHSecret+`
     branches: [release/*]
     run:
       script: echo release
   - name: slow
     path: /hooks/slow
     provider: github
-    secret: `+ghSecret+`
+    secret: `+uiGHSecret+`
     run:
       script: 'echo started; sleep 300; echo never'
 `)
