@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	uiToken  = "ui-test-token"
+	uiToken    = "ui-test-token"
 	uiGHSecret = "gh-test-secret"
 )
 
