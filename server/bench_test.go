@@ -26,6 +26,7 @@ import (
 const benchConfig = `listen: 127.0.0.1:0
 data_dir: ./data
 workers: 1
+shutdown_grace: 1s
 triggers:
   - name: t0
     provider: github
@@ -63,6 +64,7 @@ func BenchmarkHook(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Close(context.Background())
+	defer b.StopTimer() // Close waits for the sleeping run: not part of the measure
 	h := srv.Handler()
 	var commits, ops, commitNanos atomic.Int64
 	if db, ok := srv.Store().(*sqlite.DB); ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ func (s *Server) Reload(path string, force bool) error {
 	s.cfg.Store(next)
 	s.ops.m.reloads.WithLabelValues("success").Inc()
 	s.log.Info("config reloaded", "file", path, "triggers", len(next.Triggers.All()))
+	if len(next.Triggers.All()) > 1000 {
+		go debug.FreeOSMemory() // the old config and the parse are garbage now
+	}
 	return nil
 }
 

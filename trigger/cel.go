@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 )
@@ -20,7 +21,8 @@ type CELFilter struct {
 	prg  cel.Program
 }
 
-var celEnv = func() *cel.Env {
+// celEnv is built on first use: configs without CEL never pay for it.
+var celEnv = sync.OnceValue(func() *cel.Env {
 	env, err := cel.NewEnv(
 		cel.Variable("body", cel.DynType),
 		cel.Variable("headers", cel.MapType(cel.StringType, cel.StringType)),
@@ -32,18 +34,18 @@ var celEnv = func() *cel.Env {
 		panic(err)
 	}
 	return env
-}()
+})
 
 // CompileCEL parses and checks expr; it must yield a bool.
 func CompileCEL(expr string) (*CELFilter, error) {
-	ast, iss := celEnv.Compile(expr)
+	ast, iss := celEnv().Compile(expr)
 	if iss != nil && iss.Err() != nil {
 		return nil, fmt.Errorf("invalid CEL: %s", strings.ReplaceAll(iss.Err().Error(), "\n", " "))
 	}
 	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
 		return nil, fmt.Errorf("CEL expression must yield a bool, not %s", ast.OutputType())
 	}
-	prg, err := celEnv.Program(ast, cel.CostLimit(CELCostLimit), cel.InterruptCheckFrequency(100))
+	prg, err := celEnv().Program(ast, cel.CostLimit(CELCostLimit), cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return nil, fmt.Errorf("invalid CEL: %v", err)
 	}

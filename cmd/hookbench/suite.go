@@ -47,6 +47,7 @@ func suiteCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "bench-out", "directory for the results")
 	quick := fs.Bool("quick", false, "fewer requests (a smoke run)")
 	goBench := fs.Bool("go", true, "also run the Go benchmarks")
+	only := fs.String("only", "", "run only these steps (comma-separated: ingest,scale,payload,end-to-end,go benchmarks)")
 	fs.Parse(args)
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
@@ -78,6 +79,9 @@ func suiteCmd(ctx context.Context, args []string) error {
 		}{"go benchmarks", s.goBenchmarks})
 	}
 	for _, st := range steps {
+		if *only != "" && !strings.Contains(","+*only+",", ","+st.name+",") {
+			continue
+		}
 		fmt.Fprintf(s.log, "== %s\n", st.name)
 		if err := st.fn(ctx); err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)

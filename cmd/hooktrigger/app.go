@@ -159,6 +159,9 @@ func serve(ctx context.Context, cfgPath string, stderr io.Writer) error {
 		srv.Close(context.Background())
 		return err
 	}
+	// Parsing a large config leaves a large transient heap behind; give it
+	// back to the OS once instead of carrying it as idle RSS.
+	debug.FreeOSMemory()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
