@@ -121,7 +121,8 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	varsFile := filepath.Join(job.RunDir, VarsFile)
 	env, fileOnly, missing := buildEnv(cmd, job, varsFile, payloadFile)
 	res.FileOnly = fileOnly
-	if err := writeJobFiles(job, payloadFile, varsFile, missing); err != nil {
+	fresh, err := writeJobFiles(job, payloadFile, varsFile, missing)
+	if err != nil {
 		return fail(err)
 	}
 
@@ -137,10 +138,13 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		return fail(err)
 	}
 
-	if err := os.MkdirAll(filepath.Dir(job.LogPath), 0o700); err != nil {
-		return fail(fmt.Errorf("pipeline: log directory: %w", err))
+	logFresh := fresh && filepath.Dir(job.LogPath) == filepath.Clean(job.RunDir)
+	if !logFresh {
+		if err := os.MkdirAll(filepath.Dir(job.LogPath), 0o700); err != nil {
+			return fail(fmt.Errorf("pipeline: log directory: %w", err))
+		}
 	}
-	logf, err := createPrivate(job.LogPath)
+	logf, err := createFile(job.LogPath, logFresh)
 	if err != nil {
 		return fail(err)
 	}
@@ -330,12 +334,22 @@ func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *erro
 // writeJobFiles creates the run directory and writes the payload, the
 // JSON variables file and, in VarsDir, a file for each variable named in
 // missing, all readable by the owner only.
-func writeJobFiles(job *Job, payloadFile, varsFile string, missing []string) error {
-	if err := os.MkdirAll(job.RunDir, 0o700); err != nil {
-		return fmt.Errorf("pipeline: run directory: %w", err)
+//
+// It reports whether it created the run directory itself: then the
+// directory is known to be empty, and no stale file needs removing (each
+// removal is a system call, and a run's start is on the hot path).
+func writeJobFiles(job *Job, payloadFile, varsFile string, missing []string) (fresh bool, err error) {
+	switch err := os.Mkdir(job.RunDir, 0o700); {
+	case err == nil:
+		fresh = true
+	case errors.Is(err, fs.ErrExist):
+	default:
+		if err := os.MkdirAll(job.RunDir, 0o700); err != nil {
+			return false, fmt.Errorf("pipeline: run directory: %w", err)
+		}
 	}
-	if err := writePrivate(payloadFile, job.Payload); err != nil {
-		return err
+	if err := writeFile(payloadFile, job.Payload, fresh); err != nil {
+		return fresh, err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -345,33 +359,37 @@ func writeJobFiles(job *Job, payloadFile, varsFile string, missing []string) err
 		vars = map[string]string{}
 	}
 	if err := enc.Encode(vars); err != nil {
-		return fmt.Errorf("pipeline: encode variables: %w", err)
+		return fresh, fmt.Errorf("pipeline: encode variables: %w", err)
 	}
-	if err := writePrivate(varsFile, buf.Bytes()); err != nil {
-		return err
+	if err := writeFile(varsFile, buf.Bytes(), fresh); err != nil {
+		return fresh, err
 	}
 	// A run directory used before may hold files of another delivery.
 	dir := VarsDir(varsFile)
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("pipeline: variables directory: %w", err)
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fmt.Errorf("pipeline: variables directory: %w", err)
-	}
-	for _, k := range missing {
-		if err := writePrivate(filepath.Join(dir, k), []byte(job.Vars[k])); err != nil {
-			return err
+	if !fresh {
+		if err := os.RemoveAll(dir); err != nil {
+			return fresh, fmt.Errorf("pipeline: variables directory: %w", err)
 		}
 	}
-	return nil
+	if len(missing) == 0 {
+		return fresh, nil
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fresh, fmt.Errorf("pipeline: variables directory: %w", err)
+	}
+	for _, k := range missing {
+		if err := writeFile(filepath.Join(dir, k), []byte(job.Vars[k]), true); err != nil {
+			return fresh, err
+		}
+	}
+	return fresh, nil
 }
 
-// writePrivate writes data to a new file name with mode 0600.
-func writePrivate(name string, data []byte) error {
-	f, err := createPrivate(name)
+// writeFile writes data to a new file name with mode 0600.
+//
+// inNewDir says the file's directory was just created (see createFile).
+func writeFile(name string, data []byte, inNewDir bool) error {
+	f, err := createFile(name, inNewDir)
 	if err != nil {
 		return err
 	}
@@ -385,13 +403,18 @@ func writePrivate(name string, data []byte) error {
 	return nil
 }
 
-// createPrivate replaces name by a new empty file of mode 0600. Removing
+// createFile replaces name by a new empty file of mode 0600. Removing
 // the old file rather than truncating it means a reused run directory
 // neither keeps a wider mode nor follows a planted symlink, and spares
 // ext4 the flush it forces when a file is truncated and rewritten.
-func createPrivate(name string) (*os.File, error) {
-	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("pipeline: %w", err)
+//
+// inNewDir says the file's directory was just created: there is nothing to
+// remove first.
+func createFile(name string, inNewDir bool) (*os.File, error) {
+	if !inNewDir {
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
 	}
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

@@ -318,7 +318,9 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 		}
 	}
 	dir := s.RunDir(r.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Only the parent: Execute creates the run directory itself, and
+	// knowing it is new saves the removal of stale files.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		r.State, r.EndedAt, r.Error = store.Failed, time.Now(), "cannot create the run directory: "+err.Error()
 		s.finish(r, store.Running)
 		return
