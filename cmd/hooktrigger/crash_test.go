@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/hooktrigger/hooktrigger/store"
 	"github.com/hooktrigger/hooktrigger/store/sqlite"
+	_ "modernc.org/sqlite"
 )
 
 // crashSecret signs the deliveries of the durability tests.
@@ -442,5 +444,75 @@ func TestDedupe_FiftyConcurrentCopies(t *testing.T) {
 	ran := executions(t, out)
 	if len(ran) != 1 || len(ran["same-delivery-id"]) != 1 || ran["same-delivery-id"][0] != orig.Runs[0].ID {
 		t.Fatalf("want one execution of run %s, got %v", orig.Runs[0].ID, ran)
+	}
+}
+
+// TestStoreUnavailable_503 holds the database's write lock from another
+// process, as a backup tool or a second server on the same data_dir would:
+// a delivery must get 503 with Retry-After (never a 2xx), /readyz must fail,
+// and once the lock is gone the same delivery is accepted as new — nothing
+// of the refused attempt was written.
+func TestStoreUnavailable_503(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	p := MustServe(t, githubConfig(t, dir, out, 2, ""))
+	url := p.URL + "/hooks/app"
+	client := newClient(4)
+	if r := Do(t, "GET", p.URL+"/readyz", nil, nil); r.Status != 200 {
+		t.Fatalf("readyz before the lock: %d %s", r.Status, r.Body)
+	}
+
+	locker, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "data", "hooktrigger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	ctx := context.Background()
+	conn, err := locker.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	var ready *Response
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ready = Do(t, "GET", p.URL+"/readyz", nil, nil)
+	}()
+	resp, err := client.Do(signedPush(t, url, "locked-delivery"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wg.Wait()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("delivery while the store is locked: want 503 with Retry-After, got %d (Retry-After %q) %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if ready.Status != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while the store is locked: want 503, got %d %s", ready.Status, ready.Body)
+	}
+
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if r := Do(t, "GET", p.URL+"/readyz", nil, nil); r.Status != 200 {
+		t.Fatalf("readyz after the lock: %d %s", r.Status, r.Body)
+	}
+	a, err := send(t, client, url, "locked-delivery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != http.StatusAccepted || a.Duplicate || len(a.Runs) != 1 {
+		t.Fatalf("redelivery after the lock: want 202 as a new delivery, got %+v", a)
+	}
+	WaitRun(t, p.URL, "api-secret", a.Runs[0].ID)
+	if ran := executions(t, out); len(ran) != 1 || len(ran["locked-delivery"]) != 1 {
+		t.Fatalf("want one execution, got %v", ran)
 	}
 }

@@ -18,7 +18,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver
+	msqlite "modernc.org/sqlite" // the pure-Go SQLite driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hooktrigger/hooktrigger/store"
 )
@@ -28,6 +29,11 @@ var migrations embed.FS
 
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 256
+
+// writerBusyMillis is how long a write waits for a lock held by another
+// process before the store reports itself unavailable: well inside the 10
+// seconds GitHub waits for an answer, so the sender sees a 503 and retries.
+const writerBusyMillis = 4000
 
 // DB is a store.Store backed by a SQLite file.
 type DB struct {
@@ -53,7 +59,7 @@ type op struct {
 // Open opens (creating if needed) the database at path and applies the
 // embedded migrations.
 func Open(path string) (*DB, error) {
-	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(" + strconv.Itoa(writerBusyMillis) + ")&_pragma=foreign_keys(1)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -158,22 +164,40 @@ func (db *DB) commit(batch []*op) {
 		}
 		return
 	}
+	// A write that fails on its own (a constraint, a bad value) is undone
+	// to its savepoint and the others commit. A failure of the storage
+	// itself (full, I/O, locked) may have rolled the whole transaction
+	// back already, so the whole batch fails and nothing of it is written.
+	var fatal error
 	for i, o := range batch {
 		if _, err := tx.Exec(`SAVEPOINT op`); err != nil {
-			errs[i] = err
-			continue
+			fatal = err
+			break
 		}
 		if err := o.fn(tx); err != nil {
+			if storageFailure(err) {
+				fatal = err
+				break
+			}
 			errs[i] = err
-			if _, rerr := tx.Exec(`ROLLBACK TO op`); rerr != nil {
-				errs[i] = rerr
+			if _, err := tx.Exec(`ROLLBACK TO op`); err != nil {
+				fatal = err
+				break
 			}
 		}
-		_, _ = tx.Exec(`RELEASE op`)
+		if _, err := tx.Exec(`RELEASE op`); err != nil {
+			fatal = err
+			break
+		}
 	}
-	if err := tx.Commit(); err != nil {
+	if fatal == nil {
+		fatal = tx.Commit()
+	} else {
+		_ = tx.Rollback()
+	}
+	if fatal != nil {
 		for _, o := range batch {
-			o.done <- fmt.Errorf("%w: commit: %v", store.ErrUnavailable, err)
+			o.done <- fmt.Errorf("%w: %v", store.ErrUnavailable, fatal)
 		}
 		return
 	}
@@ -183,6 +207,23 @@ func (db *DB) commit(batch []*op) {
 	for i, o := range batch {
 		o.done <- errs[i]
 	}
+}
+
+// storageFailure reports whether err comes from the storage rather than
+// from the statement: after such an error SQLite may have rolled back the
+// transaction on its own.
+func storageFailure(err error) bool {
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL,
+		sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
 }
 
 // write runs fn in the writer and waits for its commit.
@@ -513,12 +554,42 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 	return pruned, wrap(err)
 }
 
-// Ping implements store.Store: it reads from and writes to the database.
+// Ping implements store.Store: it writes through the writer, as a delivery
+// would, and checks that a page can still be allocated (then undoes that).
+// Unlike other writes, it gives up waiting when ctx ends.
 func (db *DB) Ping(ctx context.Context) error {
-	return wrap(db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1`)
+	o := &op{done: make(chan error, 1), fn: func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`SAVEPOINT ping`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO deliveries (id, path, received_at, body) VALUES ('~ping', '', 0, zeroblob(16384))`)
+		if _, rerr := tx.Exec(`ROLLBACK TO ping`); err == nil {
+			err = rerr
+		}
+		_, _ = tx.Exec(`RELEASE ping`)
+		if err != nil && !storageFailure(err) {
+			err = fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
 		return err
-	}))
+	}}
+	select {
+	case db.ops <- o:
+	case <-db.closed:
+		return fmt.Errorf("%w: closed", store.ErrUnavailable)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, ctx.Err())
+	}
+	select {
+	case err := <-o.done:
+		return wrap(err)
+	case <-db.done:
+		return fmt.Errorf("%w: closed", store.ErrUnavailable)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: no answer: %v", store.ErrUnavailable, ctx.Err())
+	}
 }
 
 // Close stops the writer and closes the database.

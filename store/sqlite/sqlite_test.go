@@ -1,9 +1,11 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -234,4 +236,84 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDB_Full fills a size-capped database with concurrent deliveries: each
+// Record either returns nil and everything it wrote reads back, or returns
+// ErrUnavailable and nothing of it is stored; Ping then reports the store
+// unavailable.
+func TestDB_Full(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, filepath.Join(t.TempDir(), "h.db"))
+	pages, err := sqlite.PageCount(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.SetMaxPageCount(db, pages+40); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		d    *store.Delivery
+		runs []*store.Run
+		err  error
+	}
+	results := make([]result, 200)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, runs := newDelivery("/hooks/full", "full-"+strconv.Itoa(i))
+			d.Body = bytes.Repeat([]byte{'x'}, 3000)
+			_, err := db.Record(ctx, d, runs)
+			results[i] = result{d: d, runs: runs, err: err}
+		}()
+	}
+	wg.Wait()
+	ok, full := 0, 0
+	for _, r := range results {
+		got, derr := db.Delivery(ctx, r.d.ID)
+		stored, rerr := db.Runs(ctx, store.RunFilter{Delivery: r.d.ID})
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		switch {
+		case r.err == nil:
+			ok++
+			if derr != nil || len(got.Body) != 3000 || len(stored) != 1 || stored[0].ID != r.runs[0].ID {
+				t.Errorf("recorded delivery %s reads back incomplete: %v, %d runs", r.d.ID, derr, len(stored))
+			}
+		case errors.Is(r.err, store.ErrUnavailable):
+			full++
+			if !errors.Is(derr, store.ErrNotFound) || len(stored) != 0 {
+				t.Errorf("refused delivery %s is half-written: delivery err %v, %d runs", r.d.ID, derr, len(stored))
+			}
+		default:
+			t.Errorf("want nil or ErrUnavailable, got %v", r.err)
+		}
+	}
+	t.Logf("%d recorded, %d refused", ok, full)
+	if full == 0 {
+		t.Fatalf("600 KB of deliveries fit a 160 KB database: %d recorded", ok)
+	}
+	// Fill what room the failed batches left, one delivery at a time.
+	for i := 0; ; i++ {
+		d, runs := newDelivery("/hooks/full", "fill-"+strconv.Itoa(i))
+		d.Body = bytes.Repeat([]byte{'x'}, 3000)
+		if _, err := db.Record(ctx, d, runs); err != nil {
+			break
+		}
+		if i > 100 {
+			t.Fatal("the capped database never filled")
+		}
+	}
+	if err := db.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ping of a full database: want ErrUnavailable, got %v", err)
+	}
+	if err := sqlite.SetMaxPageCount(db, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping after room was made: %v", err)
+	}
 }
