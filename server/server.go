@@ -168,8 +168,6 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 func (s *Server) pruneLoop() {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
 	for {
 		cfg := s.cfg.Load()
 		ids, err := s.store.Prune(context.Background(), cfg.KeepDeliveries, cfg.KeepRuns, cfg.MaxRuns)
@@ -182,7 +180,7 @@ func (s *Server) pruneLoop() {
 		select {
 		case <-s.stopPrune:
 			return
-		case <-t.C:
+		case <-time.After(pruneInterval(cfg)):
 		}
 	}
 }

@@ -516,3 +516,114 @@ func TestStoreUnavailable_503(t *testing.T) {
 		t.Fatalf("want one execution, got %v", ran)
 	}
 }
+
+// TestRetention runs the server with tiny retention periods: delivery bodies
+// and finished runs (records and run directories) go once they are older,
+// the delivery records stay; then max_runs keeps the newest runs only,
+// applied at start.
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	const keepBodies, keepRuns = 3 * time.Second, 5 * time.Second
+	cfg := githubConfig(t, dir, out, 2, "retention: {deliveries: 3s, runs: 5s}")
+	p := MustServe(t, cfg)
+	api := map[string]string{"Authorization": "Bearer api-secret"}
+	client := newClient(4)
+
+	sent := time.Now()
+	a, err := send(t, client, p.URL+"/hooks/app", "old-delivery")
+	if err != nil || a.Status != http.StatusAccepted {
+		t.Fatalf("send: %v %+v", err, a)
+	}
+	runID := a.Runs[0].ID
+	WaitRun(t, p.URL, "api-secret", runID)
+	runDir := filepath.Join(dir, "data", "runs", runID[len(runID)-2:], runID)
+	if _, err := os.Stat(filepath.Join(runDir, "log")); err != nil {
+		t.Fatalf("the run's log: %v", err)
+	}
+	body := func() string {
+		r := Do(t, "GET", p.URL+"/api/deliveries/"+a.Delivery, nil, api)
+		if r.Status != 200 {
+			t.Fatalf("delivery record: %d %s", r.Status, r.Body)
+		}
+		b, _ := r.JSON(t)["body"].(string)
+		return b
+	}
+	if b := body(); time.Since(sent) < keepBodies && !strings.Contains(b, "old-delivery") {
+		t.Fatalf("body gone before its retention period: %q", b)
+	}
+
+	deadline := time.Now().Add(60 * time.Second)
+	for body() != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery body was not pruned within 60s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if time.Since(sent) < keepBodies {
+		t.Fatalf("body pruned after %s, before its retention of %s", time.Since(sent), keepBodies)
+	}
+	for Do(t, "GET", p.URL+"/api/runs/"+runID, nil, api).Status != http.StatusNotFound {
+		if time.Now().After(deadline) {
+			t.Fatal("the run was not pruned within 60s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if time.Since(sent) < keepRuns {
+		t.Fatalf("run pruned after %s, before its retention of %s", time.Since(sent), keepRuns)
+	}
+	if _, err := os.Stat(runDir); !os.IsNotExist(err) {
+		t.Fatalf("the pruned run's directory is still there: %v", err)
+	}
+	p.Stop(t)
+
+	t.Run("MaxRuns", func(t *testing.T) {
+		writeFile(t, cfg, strings.Replace(readFile(t, cfg), "retention: {deliveries: 3s, runs: 5s}", "retention: {max_runs: 2}", 1))
+		p := MustServe(t, cfg)
+		var ids []string
+		for i := range 4 {
+			a, err := send(t, client, p.URL+"/hooks/app", fmt.Sprintf("counted-%d", i))
+			if err != nil || a.Status != http.StatusAccepted {
+				t.Fatalf("send: %v %+v", err, a)
+			}
+			WaitRun(t, p.URL, "api-secret", a.Runs[0].ID)
+			ids = append(ids, a.Runs[0].ID)
+		}
+		p.Stop(t)
+		p = MustServe(t, cfg) // retention is applied at start
+		defer p.Stop(t)
+		deadline := time.Now().Add(30 * time.Second)
+		for Do(t, "GET", p.URL+"/api/runs/"+ids[1], nil, api).Status != http.StatusNotFound {
+			if time.Now().After(deadline) {
+				t.Fatal("runs beyond max_runs were not pruned at start")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		r := Do(t, "GET", p.URL+"/api/runs", nil, api)
+		var list struct {
+			Runs []struct {
+				ID string `json:"id"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal(r.Body, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Runs) != 2 || list.Runs[0].ID != ids[3] || list.Runs[1].ID != ids[2] {
+			t.Fatalf("want the 2 newest runs %v kept, got %s", ids[2:], r.Body)
+		}
+		for _, id := range ids[:2] {
+			if _, err := os.Stat(filepath.Join(dir, "data", "runs", id[len(id)-2:], id)); !os.IsNotExist(err) {
+				t.Errorf("pruned run %s keeps its directory: %v", id, err)
+			}
+		}
+	})
+}
+
+func readFile(tb testing.TB, path string) string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
