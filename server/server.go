@@ -20,6 +20,7 @@ import (
 	"github.com/hooktrigger/hooktrigger/config"
 	"github.com/hooktrigger/hooktrigger/pipeline"
 	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/store/postgres"
 	"github.com/hooktrigger/hooktrigger/store/sqlite"
 )
 
@@ -52,17 +53,28 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data_dir: %w", err)
 	}
-	if cfg.Database != "" {
-		return nil, errors.New("server: database: PostgreSQL is not supported yet; leave database out to use the embedded SQLite store")
-	}
-	db, err := sqlite.Open(filepath.Join(cfg.DataDir, "hooktrigger.db"))
-	if err != nil {
-		return nil, err
-	}
-	s.store = db
 	host, _ := os.Hostname()
-	s.sched = pipeline.NewScheduler(db, s.lookupSpec, filepath.Join(cfg.DataDir, "runs"), cfg.Workers, log)
-	s.sched.Instance = fmt.Sprintf("%s:%d", host, os.Getpid())
+	instance := fmt.Sprintf("%s:%d", host, os.Getpid())
+	if cfg.Database != "" {
+		// Several instances share the database: the name must not come
+		// back after a restart (a container's pid is always 1).
+		instance += "/" + store.NewID()[16:]
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		db, err := postgres.Open(ctx, cfg.Database, postgres.Options{Instance: instance})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("server: database: %w", err)
+		}
+		s.store = db
+	} else {
+		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "hooktrigger.db"))
+		if err != nil {
+			return nil, err
+		}
+		s.store = db
+	}
+	s.sched = pipeline.NewScheduler(s.store, s.lookupSpec, filepath.Join(cfg.DataDir, "runs"), cfg.Workers, log)
+	s.sched.Instance = instance
 	s.sched.OnChange = s.runChanged
 	return s, nil
 }
@@ -112,6 +124,11 @@ func (s *Server) Open(ctx context.Context) error {
 	cfg := s.cfg.Load()
 	if err := s.sched.Start(ctx); err != nil {
 		return fmt.Errorf("server: recover runs: %w", err)
+	}
+	if sh, ok := s.store.(store.Shared); ok { // claim runs recorded by other instances
+		wctx, stop := context.WithCancel(context.Background())
+		go func() { <-s.stopPrune; stop() }()
+		go s.sched.Watch(wctx, sh, 2*time.Second)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
