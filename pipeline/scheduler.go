@@ -41,6 +41,7 @@ type Scheduler struct {
 	timer    *time.Timer
 	wg       sync.WaitGroup
 	kick     chan struct{}
+	shared   *sharedState // several instances on one store: claim.go
 }
 
 type item struct {
@@ -301,8 +302,7 @@ func (s *Scheduler) start(it *item) {
 
 func (s *Scheduler) execute(ctx context.Context, it *item) {
 	r := it.run
-	r.State, r.StartedAt, r.Instance = store.Running, time.Now(), s.Instance
-	ok, err := s.store.UpdateRun(context.Background(), r, store.Queued)
+	ok, err := s.claim(it) // see claim.go
 	if err != nil {
 		s.log.Error("cannot record run start", "run", r.ID, "err", err)
 		return

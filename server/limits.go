@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/config"
+	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/store/postgres"
 	"github.com/hooktrigger/hooktrigger/store/sqlite"
 	"github.com/hooktrigger/hooktrigger/trigger"
 )
@@ -27,9 +29,14 @@ type opsState struct {
 
 // initOps wires metrics into the store, the scheduler's run changes and the
 // server. Called once from New.
-func (s *Server) initOps(db *sqlite.DB) {
+func (s *Server) initOps(st store.Store) {
 	s.ops.m = newMetrics(s)
-	db.CommitHook = s.ops.m.commitDone
+	switch db := st.(type) {
+	case *sqlite.DB:
+		db.CommitHook = s.ops.m.commitDone
+	case *postgres.DB:
+		db.CommitHook = s.ops.m.commitDone
+	}
 	s.OnRunChange(s.ops.m.runChanged)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/hooktrigger/hooktrigger/pipeline"
 	"github.com/hooktrigger/hooktrigger/status"
 	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/store/postgres"
 	"github.com/hooktrigger/hooktrigger/store/sqlite"
 )
 
@@ -62,20 +63,31 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data_dir: %w", err)
 	}
-	if cfg.Database != "" {
-		return nil, errors.New("server: database: PostgreSQL is not supported yet; leave database out to use the embedded SQLite store")
-	}
-	db, err := sqlite.Open(filepath.Join(cfg.DataDir, "hooktrigger.db"))
-	if err != nil {
-		return nil, err
-	}
-	s.store = db
 	host, _ := os.Hostname()
-	s.sched = pipeline.NewScheduler(db, s.lookupSpec, filepath.Join(cfg.DataDir, "runs"), cfg.Workers, log)
-	s.sched.Instance = fmt.Sprintf("%s:%d", host, os.Getpid())
+	instance := fmt.Sprintf("%s:%d", host, os.Getpid())
+	if cfg.Database != "" {
+		// Several instances share the database: the name must not come
+		// back after a restart (a container's pid is always 1).
+		instance += "/" + store.NewID()[16:]
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		db, err := postgres.Open(ctx, cfg.Database, postgres.Options{Instance: instance})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("server: database: %w", err)
+		}
+		s.store = db
+	} else {
+		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "hooktrigger.db"))
+		if err != nil {
+			return nil, err
+		}
+		s.store = db
+	}
+	s.sched = pipeline.NewScheduler(s.store, s.lookupSpec, filepath.Join(cfg.DataDir, "runs"), cfg.Workers, log)
+	s.sched.Instance = instance
 	s.sched.OnChange = s.runChanged
-	s.startStatus() // commit statuses (status.go)
-	s.initOps(db)   // metrics, store commit hook: limits.go
+	s.startStatus()    // commit statuses (status.go)
+	s.initOps(s.store) // metrics, store commit hook: limits.go
 	return s, nil
 }
 
@@ -124,6 +136,11 @@ func (s *Server) Open(ctx context.Context) error {
 	cfg := s.cfg.Load()
 	if err := s.sched.Start(ctx); err != nil {
 		return fmt.Errorf("server: recover runs: %w", err)
+	}
+	if sh, ok := s.store.(store.Shared); ok { // claim runs recorded by other instances
+		wctx, stop := context.WithCancel(context.Background())
+		go func() { <-s.stopPrune; stop() }()
+		go s.sched.Watch(wctx, sh, 2*time.Second)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -180,8 +197,6 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 func (s *Server) pruneLoop() {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
 	for {
 		cfg := s.cfg.Load()
 		ids, err := s.store.Prune(context.Background(), cfg.KeepDeliveries, cfg.KeepRuns, cfg.MaxRuns)
@@ -194,7 +209,7 @@ func (s *Server) pruneLoop() {
 		select {
 		case <-s.stopPrune:
 			return
-		case <-t.C:
+		case <-time.After(pruneInterval(cfg)):
 		}
 	}
 }

@@ -39,6 +39,9 @@ func (s State) Final() bool { return s != Queued && s != Running }
 var (
 	ErrNotFound    = errors.New("store: not found")
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrGroupBusy is returned by Shared.Claim when the run's concurrency
+	// group is at its limit (on any instance): claim it again later.
+	ErrGroupBusy = errors.New("store: concurrency group busy")
 )
 
 // Delivery is one accepted webhook request.
@@ -147,6 +150,27 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the storage.
 	Close() error
+}
+
+// Shared is implemented by stores that several instances use at once
+// (postgres). The scheduler claims runs through it, so that each run executes
+// on exactly one instance and concurrency groups hold across instances.
+type Shared interface {
+	Store
+	// Claim moves r from queued to running on this instance (r.State,
+	// r.StartedAt and r.Instance are written) if it is still queued and, when
+	// r.Group is set and groupLimit > 0, fewer than groupLimit runs of the
+	// group are running anywhere; with groupLimit 1 an older queued run of
+	// the group also goes first. It reports false when the run is no longer
+	// queued (another instance took it, or it was cancelled), and
+	// ErrGroupBusy when the group must wait.
+	Claim(ctx context.Context, r *Run, groupLimit int) (bool, error)
+	// Orphans marks interrupted the runs left running by instances whose
+	// heartbeat stopped, and returns them.
+	Orphans(ctx context.Context) ([]*Run, error)
+	// Wake receives a value when another instance may have recorded or
+	// ended runs.
+	Wake() <-chan struct{}
 }
 
 var (

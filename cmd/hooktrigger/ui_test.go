@@ -175,7 +175,7 @@ func firstRun(tb testing.TB, reply map[string]any) string {
 	return runs[0].(map[string]any)["id"].(string)
 }
 
-func pushBody(ref, message, url string) []byte {
+func uiPushBody(ref, message, url string) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"ref": ref, "before": strings.Repeat("0", 40), "after": strings.Repeat("a", 40),
 		"repository":  map[string]any{"full_name": "acme/app", "html_url": url},
@@ -255,7 +255,7 @@ func TestUI_Browser(t *testing.T) {
 		browse(t, tab, chromedp.Navigate(p.URL+"/ui/"))
 		waitFor(t, tab, "the live connection", `document.getElementById('live-status').textContent.indexOf('live') >= 0`)
 		eval[bool](t, tab, `window.__sameDocument = true`)
-		reply := githubPush(t, p.URL+"/hooks/app", pushBody("refs/heads/main", "Fix the frobnicator", "https://example.com/acme/app/commit/aaa"), "gh-delivery-1", nil)
+		reply := githubPush(t, p.URL+"/hooks/app", uiPushBody("refs/heads/main", "Fix the frobnicator", "https://example.com/acme/app/commit/aaa"), "gh-delivery-1", nil)
 		deliveryID, runID = reply["delivery"].(string), firstRun(t, reply)
 		waitFor(t, tab, "the new delivery row", fmt.Sprintf(`document.getElementById('d-%s') !== null && document.getElementById('r-%s') !== null`, deliveryID, runID))
 		if !eval[bool](t, tab, `window.__sameDocument === true`) {
@@ -318,7 +318,7 @@ func TestUI_Browser(t *testing.T) {
 	})
 
 	t.Run("CancelStopsRunningBuild", func(t *testing.T) {
-		reply := githubPush(t, p.URL+"/hooks/slow", pushBody("refs/heads/main", "slow one", ""), "gh-delivery-slow", nil)
+		reply := githubPush(t, p.URL+"/hooks/slow", uiPushBody("refs/heads/main", "slow one", ""), "gh-delivery-slow", nil)
 		slowID := firstRun(t, reply)
 		browse(t, tab, chromedp.Navigate(p.URL+"/ui/runs/"+slowID))
 		waitFor(t, tab, "the build to start", `document.getElementById('log').textContent.indexOf('started') >= 0`)
@@ -364,7 +364,7 @@ func TestUI_Browser(t *testing.T) {
 			img    = `"><img src=x onerror="window.__xss='img'">`
 			jsURL  = `javascript:window.__xss='url'`
 		)
-		reply := githubPush(t, p.URL+"/hooks/app", pushBody("refs/heads/main", script+img+"'><svg onload=window.__xss='svg'>", jsURL),
+		reply := githubPush(t, p.URL+"/hooks/app", uiPushBody("refs/heads/main", script+img+"'><svg onload=window.__xss='svg'>", jsURL),
 			"gh-delivery-xss", map[string]string{"X-Evil": img})
 		id, xssRun := reply["delivery"].(string), firstRun(t, reply)
 		checks := []struct {
@@ -445,7 +445,7 @@ func TestExtractAPI_MatchesCLI(t *testing.T) {
 	cfgPath, _ := uiConfig(t)
 	p := MustServe(t, cfgPath)
 	payloadFile := filepath.Join(t.TempDir(), "push.json")
-	body := pushBody("refs/heads/release/1.2", "Ship it", "https://example.com/c/1")
+	body := uiPushBody("refs/heads/release/1.2", "Ship it", "https://example.com/c/1")
 	writeFile(t, payloadFile, string(body))
 	cases := []struct {
 		name string

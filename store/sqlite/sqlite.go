@@ -18,7 +18,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver
+	msqlite "modernc.org/sqlite" // the pure-Go SQLite driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hooktrigger/hooktrigger/store"
 )
@@ -28,6 +29,11 @@ var migrations embed.FS
 
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 256
+
+// writerBusyMillis is how long a write waits for a lock held by another
+// process before the store reports itself unavailable: well inside the 10
+// seconds GitHub waits for an answer, so the sender sees a 503 and retries.
+const writerBusyMillis = 4000
 
 // DB is a store.Store backed by a SQLite file.
 type DB struct {
@@ -53,7 +59,7 @@ type op struct {
 // Open opens (creating if needed) the database at path and applies the
 // embedded migrations.
 func Open(path string) (*DB, error) {
-	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(" + strconv.Itoa(writerBusyMillis) + ")&_pragma=foreign_keys(1)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -151,20 +157,32 @@ func (db *DB) writer() {
 func (db *DB) commit(batch []*op) {
 	start := time.Now()
 	errs, err := db.runBatch(batch)
-	if err != nil && len(batch) > 1 {
-		// Something failed: the batch was rolled back. Run each write in a
-		// transaction of its own, so one bad write fails alone.
-		for i, o := range batch {
-			var e []error
-			if e, err = db.runBatch(batch[i : i+1]); err == nil {
-				errs[i] = e[0]
-			} else {
-				errs[i] = err
-			}
-			_ = o
+	switch {
+	case err == nil:
+	case storageFailure(err) || len(batch) == 1:
+		// The storage itself failed (full, I/O, locked): SQLite may have
+		// rolled the transaction back on its own, and nothing of the batch
+		// is written. A single write's own error is its answer.
+		for i := range batch {
+			errs[i] = unavailable(err)
 		}
-	} else if err != nil {
-		errs[0] = err
+		if len(batch) == 1 && !storageFailure(err) {
+			errs[0] = err
+		}
+	default:
+		// One write failed on its own (a constraint, a bad value) and the
+		// batch was rolled back: run each write in a transaction of its
+		// own, so that write fails alone and the others commit.
+		for i := range batch {
+			if _, err := db.runBatch(batch[i : i+1]); err != nil {
+				if storageFailure(err) {
+					err = unavailable(err)
+				}
+				errs[i] = err
+			} else {
+				errs[i] = nil
+			}
+		}
 	}
 	if db.CommitHook != nil {
 		db.CommitHook(len(batch), time.Since(start))
@@ -174,24 +192,53 @@ func (db *DB) commit(batch []*op) {
 	}
 }
 
-// runBatch runs the writes of batch in one transaction. When one fails, the
-// transaction is rolled back and err says why; errs is then meaningless.
+func unavailable(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+}
+
+// runBatch runs the writes of batch in one transaction, without a
+// savepoint per write (they cost a statement each on the hot path). When
+// one fails, the transaction is rolled back and err says why.
 func (db *DB) runBatch(batch []*op) (errs []error, err error) {
 	errs = make([]error, len(batch))
 	tx, err := db.w.Begin()
 	if err != nil {
-		return nil, fmt.Errorf("%w: begin: %v", store.ErrUnavailable, err)
+		return errs, fmt.Errorf("%w: begin: %v", store.ErrUnavailable, err)
 	}
 	for _, o := range batch {
 		if err := o.fn(tx); err != nil {
 			_ = tx.Rollback()
-			return nil, err
+			return errs, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("%w: commit: %v", store.ErrUnavailable, err)
+		_ = tx.Rollback()
+		return errs, fmt.Errorf("%w: commit: %v", store.ErrUnavailable, err)
 	}
 	return errs, nil
+}
+
+// storageFailure reports whether err comes from the storage rather than
+// from the statement: after such an error SQLite may have rolled back the
+// transaction on its own.
+func storageFailure(err error) bool {
+	if errors.Is(err, store.ErrUnavailable) {
+		return true
+	}
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL,
+		sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
 }
 
 // write runs fn in the writer and waits for its commit.
@@ -543,12 +590,42 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 	return pruned, wrap(err)
 }
 
-// Ping implements store.Store: it reads from and writes to the database.
+// Ping implements store.Store: it writes through the writer, as a delivery
+// would, and checks that a page can still be allocated (then undoes that).
+// Unlike other writes, it gives up waiting when ctx ends.
 func (db *DB) Ping(ctx context.Context) error {
-	return wrap(db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1`)
+	o := &op{done: make(chan error, 1), fn: func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`SAVEPOINT ping`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO deliveries (id, path, received_at, body) VALUES ('~ping', '', 0, zeroblob(16384))`)
+		if _, rerr := tx.Exec(`ROLLBACK TO ping`); err == nil {
+			err = rerr
+		}
+		_, _ = tx.Exec(`RELEASE ping`)
+		if err != nil && !storageFailure(err) {
+			err = fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
 		return err
-	}))
+	}}
+	select {
+	case db.ops <- o:
+	case <-db.closed:
+		return fmt.Errorf("%w: closed", store.ErrUnavailable)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, ctx.Err())
+	}
+	select {
+	case err := <-o.done:
+		return wrap(err)
+	case <-db.done:
+		return fmt.Errorf("%w: closed", store.ErrUnavailable)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: no answer: %v", store.ErrUnavailable, ctx.Err())
+	}
 }
 
 // Close stops the writer and closes the database.

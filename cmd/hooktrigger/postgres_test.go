@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/store/postgres"
+)
+
+// mustDatabase creates an empty database on the server named by
+// HOOKTRIGGER_TEST_POSTGRES and returns its URL; it skips tb when the
+// variable is unset (.ci/run sets it).
+func mustDatabase(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("HOOKTRIGGER_TEST_POSTGRES")
+	if base == "" {
+		tb.Skip("HOOKTRIGGER_TEST_POSTGRES is not set (postgres://user@127.0.0.1:port/db); .ci/run starts a PostgreSQL server and sets it")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("HOOKTRIGGER_TEST_POSTGRES is set but the server does not answer: %v", err)
+	}
+	defer admin.Close(ctx)
+	name := "ht_" + strings.ToLower(store.NewID())
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			_, _ = c.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`)
+			c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// pgInstance writes the config of one instance (its own data_dir, the
+// shared database) in dir/name and returns its path. The triggers:
+//   - app (parallel): appends "DELIVERY RUN" to out;
+//   - serial (queue group "one"): takes a mkdir lock, notes an overlap in
+//     out if the lock is held, holds it 50ms;
+//   - slow: sleeps 60s;
+//   - retry (retry_interrupted): sleeps 60s the first time, then succeeds.
+func pgInstance(tb testing.TB, dir, name, dbURL, out string) string {
+	tb.Helper()
+	idir := filepath.Join(dir, name)
+	if err := os.MkdirAll(idir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	writeFile(tb, filepath.Join(dir, "build.sh"), `#!/bin/sh
+printf '%s %s\n' "$HOOKTRIGGER_DELIVERY" "$HOOKTRIGGER_RUN_ID" >> "$OUT"
+`)
+	writeFile(tb, filepath.Join(dir, "serial.sh"), `#!/bin/sh
+if ! mkdir "$LOCK" 2>/dev/null; then printf 'OVERLAP %s\n' "$HOOKTRIGGER_RUN_ID" >> "$OUT"; fi
+printf '%s %s\n' "$HOOKTRIGGER_DELIVERY" "$HOOKTRIGGER_RUN_ID" >> "$OUT"
+sleep 0.05
+rmdir "$LOCK"
+`)
+	writeFile(tb, filepath.Join(dir, "retry.sh"), `#!/bin/sh
+if [ -e "$MARK" ]; then printf 'retried %s\n' "$HOOKTRIGGER_RUN_ID" >> "$OUT"; exit 0; fi
+touch "$MARK"
+sleep 60
+`)
+	cfg := filepath.Join(idir, "hooktrigger.yaml")
+	writeFile(tb, cfg, fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: ./data
+database: %[1]s
+api_token: api-secret
+workers: 4
+shutdown_grace: 1s
+triggers:
+  - name: app
+    path: /hooks/app
+    provider: github
+    secret: %[2]s
+    run:
+      command: [%[6]s/build.sh]
+      env: {OUT: %[3]s}
+  - name: serial
+    path: /hooks/serial
+    provider: github
+    secret: %[2]s
+    run:
+      command: [%[6]s/serial.sh]
+      env: {OUT: %[3]s, LOCK: %[4]s}
+      concurrency: {group: one, policy: queue}
+  - name: slow
+    path: /hooks/slow
+    provider: github
+    secret: %[2]s
+    run:
+      command: [sleep, "60"]
+  - name: retry
+    path: /hooks/retry
+    provider: github
+    secret: %[2]s
+    run:
+      command: [%[6]s/retry.sh]
+      env: {OUT: %[3]s, MARK: %[5]s}
+      retry_interrupted: true
+`, dbURL, crashSecret, out, filepath.Join(dir, "serial.lock"), filepath.Join(dir, "retry.mark"), dir))
+	return cfg
+}
+
+// readPostgres lists every delivery and run of the database.
+func readPostgres(tb testing.TB, dbURL string) *storedState {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, dbURL, postgres.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	st := &storedState{deliveries: map[string][]*store.Delivery{}, runs: map[string][]*store.Run{}}
+	for before := ""; ; {
+		ds, err := db.Deliveries(ctx, store.DeliveryFilter{Before: before, Limit: 1000})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(ds) == 0 {
+			break
+		}
+		for _, d := range ds {
+			st.deliveries[d.SenderID] = append(st.deliveries[d.SenderID], d)
+		}
+		before = ds[len(ds)-1].ID
+	}
+	for before := ""; ; {
+		rs, err := db.Runs(ctx, store.RunFilter{Before: before, Limit: 1000})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(rs) == 0 {
+			break
+		}
+		for _, r := range rs {
+			st.runs[r.DeliveryID] = append(st.runs[r.DeliveryID], r)
+		}
+		before = rs[len(rs)-1].ID
+	}
+	return st
+}
+
+// TestPostgres_TwoInstances runs two real servers on one database and
+// spreads 1,000 deliveries over both: every run executes exactly once, on
+// one of them, and the runs of a queue group never overlap, although both
+// instances hold them.
+func TestPostgres_TwoInstances(t *testing.T) {
+	dbURL := mustDatabase(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	a := MustServe(t, pgInstance(t, dir, "a", dbURL, out))
+	b := MustServe(t, pgInstance(t, dir, "b", dbURL, out))
+
+	const total, serial, conc = 1000, 40, 32
+	type job struct{ url, id string }
+	var jobs []job
+	for i := range total {
+		base := a.URL
+		if i%2 == 1 {
+			base = b.URL
+		}
+		jobs = append(jobs, job{base + "/hooks/app", fmt.Sprintf("app-%04d", i)})
+	}
+	for i := range serial {
+		base := a.URL
+		if i%2 == 1 {
+			base = b.URL
+		}
+		jobs = append(jobs, job{base + "/hooks/serial", fmt.Sprintf("serial-%02d", i)})
+	}
+	client := newClient(conc)
+	var next atomic.Int64
+	var mu sync.Mutex
+	answers := map[string]*hookAnswer{}
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) {
+					return
+				}
+				a, err := send(t, client, jobs[i].url, jobs[i].id)
+				if err != nil || a.Status != http.StatusAccepted {
+					t.Errorf("%s: %v %+v", jobs[i].id, err, a)
+					continue
+				}
+				mu.Lock()
+				answers[jobs[i].id] = a
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	waitIdle(t, a.URL, 3*time.Minute)
+
+	st := readPostgres(t, dbURL)
+	ran := executions(t, out)
+	perInstance := map[string]int{}
+	for _, j := range jobs {
+		ds := st.deliveries[j.id]
+		if len(ds) != 1 {
+			t.Errorf("delivery %s stored %d times", j.id, len(ds))
+			continue
+		}
+		runs := st.runs[ds[0].ID]
+		if len(runs) != 1 || runs[0].ID != answers[j.id].Runs[0].ID {
+			t.Errorf("delivery %s: %d runs stored, answer named %v", j.id, len(runs), answers[j.id].Runs)
+			continue
+		}
+		r := runs[0]
+		if r.State != store.Succeeded {
+			t.Errorf("run %s of %s: %s (%s)", r.ID, j.id, r.State, r.Error)
+		}
+		if lines := ran[j.id]; len(lines) != 1 || lines[0] != r.ID {
+			t.Errorf("delivery %s executed %d times: %v", j.id, len(lines), lines)
+		}
+		perInstance[r.Instance]++
+	}
+	if overlaps := ran["OVERLAP"]; len(overlaps) > 0 {
+		t.Errorf("runs of queue group \"one\" overlapped %d times: %v", len(overlaps), overlaps)
+	}
+	if len(perInstance) != 2 {
+		t.Errorf("want runs executed by both instances, got %v", perInstance)
+	}
+	t.Logf("runs per instance: %v", perInstance)
+}
+
+// TestPostgres_KillInstanceMidRun SIGKILLs the instance executing a run:
+// the other one marks the run interrupted once the heartbeat is stale, and
+// runs it again when its trigger says retry_interrupted.
+func TestPostgres_KillInstanceMidRun(t *testing.T) {
+	dbURL := mustDatabase(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	a := MustServe(t, pgInstance(t, dir, "a", dbURL, out))
+	b := MustServe(t, pgInstance(t, dir, "b", dbURL, out))
+	client := newClient(2)
+	api := map[string]string{"Authorization": "Bearer api-secret"}
+
+	var runIDs []string
+	for _, path := range []string{"/hooks/slow", "/hooks/retry"} {
+		ans, err := send(t, client, a.URL+path, "kill-"+path[len("/hooks/"):])
+		if err != nil || ans.Status != http.StatusAccepted {
+			t.Fatalf("%s: %v %+v", path, err, ans)
+		}
+		runIDs = append(runIDs, ans.Runs[0].ID)
+	}
+	getRun := func(id string) map[string]any {
+		r := Do(t, "GET", b.URL+"/api/runs/"+id, nil, api)
+		if r.Status != 200 {
+			t.Fatalf("GET run: %d %s", r.Status, r.Body)
+		}
+		return r.JSON(t)
+	}
+	waitFor := func(what string, within time.Duration, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %s", what, within)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// Both runs start; kill the instance executing the first.
+	waitFor("both runs running", 30*time.Second, func() bool {
+		for _, id := range runIDs {
+			if getRun(id)["state"] != "running" {
+				return false
+			}
+		}
+		return true
+	})
+	inst0, inst1 := fmt.Sprint(getRun(runIDs[0])["instance"]), fmt.Sprint(getRun(runIDs[1])["instance"])
+	victim, survivor := a, b
+	if strings.Contains(inst0, fmt.Sprintf(":%d/", b.cmd.Process.Pid)) {
+		victim, survivor = b, a
+	}
+	t.Logf("runs on %s and %s; killing pid %d", inst0, inst1, victim.cmd.Process.Pid)
+	victim.Kill()
+
+	get := func(id string) map[string]any {
+		r := Do(t, "GET", survivor.URL+"/api/runs/"+id, nil, api)
+		return r.JSON(t)
+	}
+	waitFor("the slow run marked interrupted by the survivor", 60*time.Second, func() bool {
+		return get(runIDs[0])["state"] == "interrupted"
+	})
+	if slow := get(runIDs[0]); !strings.Contains(fmt.Sprint(slow["error"]), inst0) {
+		t.Errorf("the interrupted run's error does not name the dead instance %v: %v", inst0, slow["error"])
+	}
+	if inst1 != inst0 {
+		t.Logf("the retry run went to the survivor from the start; its retry is not tested this time")
+		return
+	}
+	waitFor("the retry run executed again by the survivor", 60*time.Second, func() bool {
+		return get(runIDs[1])["state"] == "succeeded"
+	})
+	retried := get(runIDs[1])
+	if retried["instance"] == inst0 || retried["attempt"] != float64(1) {
+		t.Errorf("want the retried run on the survivor at attempt 1, got %v", retried)
+	}
+	if ran := executions(t, out); len(ran["retried"]) != 1 || ran["retried"][0] != runIDs[1] {
+		t.Errorf("want one retried execution of %s, got %v", runIDs[1], ran)
+	}
+}

@@ -1,0 +1,208 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hooktrigger/hooktrigger/store"
+)
+
+// claimBackoff is how long a run whose group is busy on another instance
+// waits before it is claimed again (a wake-up from the store comes sooner).
+const claimBackoff = 500 * time.Millisecond
+
+// sharedState is the scheduler's bookkeeping for a store shared by several
+// instances.
+type sharedState struct {
+	mu      sync.Mutex
+	waiting map[string]bool // runs out of the queue until their backoff ends
+}
+
+// claim takes it's run for this instance: through store.Shared.Claim when
+// the store is shared (each run on one instance, groups held across
+// instances), else by a conditional update from queued. It reports false
+// when the run must not start now: taken elsewhere, cancelled, or its group
+// busy on another instance (then it is queued again after a backoff).
+func (s *Scheduler) claim(it *item) (bool, error) {
+	r := it.run
+	r.StartedAt, r.Instance = time.Now(), s.Instance
+	sh, ok := s.store.(store.Shared)
+	if !ok {
+		r.State = store.Running
+		return s.store.UpdateRun(context.Background(), r, store.Queued)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	claimed, err := sh.Claim(ctx, r, groupLimit(it.spec))
+	if errors.Is(err, store.ErrGroupBusy) {
+		r.State, r.StartedAt = store.Queued, time.Time{}
+		s.requeueLater(it)
+		return false, nil
+	}
+	return claimed, err
+}
+
+// groupLimit is how many runs of a group may run at once across instances
+// (0: no limit).
+func groupLimit(spec *Spec) int {
+	if spec.Policy == PolicyParallel {
+		return spec.Max
+	}
+	return 1
+}
+
+func (s *Scheduler) sharedBook() *sharedState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shared == nil {
+		s.shared = &sharedState{waiting: map[string]bool{}}
+	}
+	return s.shared
+}
+
+// requeueLater puts it back in the queue, in run id order, once the backoff
+// has passed and its worker has let go of it.
+func (s *Scheduler) requeueLater(it *item) {
+	st := s.sharedBook()
+	st.mu.Lock()
+	st.waiting[it.run.ID] = true
+	st.mu.Unlock()
+	time.AfterFunc(claimBackoff, func() {
+		s.mu.Lock()
+		if _, busy := s.running[it.run.ID]; busy && !s.stopping {
+			s.mu.Unlock()
+			s.requeueLater(it)
+			return
+		}
+		if !s.stopping {
+			it.cancel = nil
+			i, _ := slices.BinarySearchFunc(s.queue, it.run.ID, func(q *item, id string) int {
+				switch {
+				case q.run.ID < id:
+					return -1
+				case q.run.ID > id:
+					return 1
+				}
+				return 0
+			})
+			s.queue = slices.Insert(s.queue, i, it)
+		}
+		s.mu.Unlock()
+		st.mu.Lock()
+		delete(st.waiting, it.run.ID)
+		st.mu.Unlock()
+		s.dispatch()
+	})
+}
+
+// Watch makes the scheduler one of several instances sharing st: it adopts
+// the queued runs that other instances recorded (when st wakes it, and
+// every poll), and marks interrupted — or queues again, with
+// retry_interrupted — the runs of instances that died. It returns when ctx
+// ends.
+func (s *Scheduler) Watch(ctx context.Context, st store.Shared, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.recoverOrphans(ctx, st)
+		case <-st.Wake():
+		}
+		if runs, err := st.QueuedRuns(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("cannot list queued runs", "err", err)
+			}
+		} else {
+			s.adopt(runs)
+		}
+		// Coalesce a burst of wake-ups into one listing.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// recoverOrphans marks the runs of dead instances interrupted and queues
+// again those whose trigger says retry_interrupted.
+func (s *Scheduler) recoverOrphans(ctx context.Context, st store.Shared) {
+	runs, err := st.Orphans(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("cannot look for the runs of stopped instances", "err", err)
+		}
+		return
+	}
+	for _, r := range runs {
+		s.log.Warn("run interrupted: the instance executing it stopped", "run", r.ID, "trigger", r.Trigger, "instance", r.Instance)
+		s.changed(r)
+		if spec, ok := s.lookup(r.Trigger); ok && spec.RetryInterrupted {
+			r.State = store.Queued
+			r.Attempt++
+			r.StartedAt, r.EndedAt = time.Time{}, time.Time{}
+			r.Error = "re-queued after interruption"
+			if ok, err := s.store.UpdateRun(ctx, r, store.Interrupted); err != nil {
+				s.log.Error("cannot queue an interrupted run again", "run", r.ID, "err", err)
+			} else if ok {
+				s.changed(r)
+			}
+		}
+	}
+}
+
+// adopt queues the runs this scheduler does not know yet. They were
+// recorded (and their concurrency policy applied) by another instance, so
+// they join the queue as they are; claiming decides who runs them. Runs of
+// triggers this instance does not have are left to the others.
+func (s *Scheduler) adopt(runs []*store.Run) {
+	st := s.sharedBook()
+	st.mu.Lock()
+	waiting := make(map[string]bool, len(st.waiting))
+	for id := range st.waiting {
+		waiting[id] = true
+	}
+	st.mu.Unlock()
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return
+	}
+	known := make(map[string]bool, len(s.queue))
+	for _, it := range s.queue {
+		known[it.run.ID] = true
+	}
+	added := 0
+	for _, r := range runs {
+		if known[r.ID] || waiting[r.ID] || s.running[r.ID] != nil {
+			continue
+		}
+		spec, ok := s.lookup(r.Trigger)
+		if !ok {
+			continue
+		}
+		s.queue = append(s.queue, &item{run: r, spec: spec})
+		added++
+	}
+	if added > 0 {
+		slices.SortStableFunc(s.queue, func(a, b *item) int {
+			switch {
+			case a.run.ID < b.run.ID:
+				return -1
+			case a.run.ID > b.run.ID:
+				return 1
+			}
+			return 0
+		})
+	}
+	s.mu.Unlock()
+	if added > 0 {
+		s.dispatch()
+	}
+}

@@ -1,0 +1,238 @@
+package postgres_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/store/postgres"
+	"github.com/hooktrigger/hooktrigger/store/storetest"
+)
+
+// MustDatabase creates an empty database on the server named by
+// HOOKTRIGGER_TEST_POSTGRES, drops it when tb ends, and returns its URL. It
+// skips tb when the variable is unset.
+func MustDatabase(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("HOOKTRIGGER_TEST_POSTGRES")
+	if base == "" {
+		tb.Skip("HOOKTRIGGER_TEST_POSTGRES is not set (postgres://user@127.0.0.1:port/db); .ci/run starts a PostgreSQL server and sets it")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("HOOKTRIGGER_TEST_POSTGRES is set but the server does not answer: %v", err)
+	}
+	defer admin.Close(ctx)
+	name := "ht_" + strings.ToLower(store.NewID())
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`)
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// MustOpen opens a store on dbURL, closed when tb ends.
+func MustOpen(tb testing.TB, dbURL string, opts postgres.Options) *postgres.DB {
+	tb.Helper()
+	db, err := postgres.Open(context.Background(), dbURL, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestDB_Conformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return MustOpen(t, MustDatabase(t), postgres.Options{Instance: "test-" + store.NewID()})
+	})
+}
+
+// TestDB_MigrateConcurrently opens eight stores on one new database at
+// once: the advisory lock lets one migrate and the others wait.
+func TestDB_MigrateConcurrently(t *testing.T) {
+	u := MustDatabase(t)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := postgres.Open(context.Background(), u, postgres.Options{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			db.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+// TestDB_TwoInstances shares one database between two stores, as two
+// instances do.
+func TestDB_TwoInstances(t *testing.T) {
+	ctx := context.Background()
+	u := MustDatabase(t)
+	opts := postgres.Options{Heartbeat: 100 * time.Millisecond, StaleAfter: time.Second}
+	a := MustOpen(t, u, withInstance(opts, "a"))
+	b := MustOpen(t, u, withInstance(opts, "b"))
+
+	t.Run("DedupeAcrossInstances", func(t *testing.T) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		originals := map[string]bool{}
+		dups := 0
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				d, runs := storetest.NewDelivery("/hooks/x", "shared-guid")
+				rec, err := s.Record(ctx, d, runs)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				originals[rec.DeliveryID] = true
+				if rec.Duplicate {
+					dups++
+				}
+			}()
+		}
+		wg.Wait()
+		if len(originals) != 1 || dups != 39 {
+			t.Fatalf("want 1 original and 39 duplicates, got %d and %d", len(originals), dups)
+		}
+	})
+
+	t.Run("EachRunClaimedOnce", func(t *testing.T) {
+		var ids []string
+		for range 100 {
+			d, runs := storetest.NewDelivery("/hooks/y", "")
+			storetest.MustRecord(t, a, d, runs)
+			ids = append(ids, runs[0].ID)
+		}
+		var mu sync.Mutex
+		claims := map[string]int{}
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, inst := a, "a"
+				if w%2 == 1 {
+					s, inst = b, "b"
+				}
+				for _, id := range ids {
+					r := &store.Run{ID: id, Instance: inst}
+					ok, err := s.Claim(ctx, r, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if ok {
+						mu.Lock()
+						claims[id]++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for _, id := range ids {
+			if claims[id] != 1 {
+				t.Errorf("run %s claimed %d times", id, claims[id])
+			}
+		}
+	})
+
+	t.Run("DeadInstanceRunsInterrupted", func(t *testing.T) {
+		c, err := postgres.Open(ctx, u, withInstance(opts, "c"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, runs := storetest.NewDelivery("/hooks/z", "")
+		storetest.MustRecord(t, c, d, runs)
+		r := runs[0]
+		r.Instance = "c"
+		if ok, err := c.Claim(ctx, r, 0); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		if got, err := a.Orphans(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("a live instance's run was taken for an orphan: %v %v", got, err)
+		}
+		c.Close() // stops its heartbeat, like a crash would (and removes its row)
+		got, err := a.Orphans(ctx)
+		if err != nil || len(got) != 1 || got[0].ID != r.ID || got[0].State != store.Interrupted {
+			t.Fatalf("want run %s interrupted, got %v %v", r.ID, got, err)
+		}
+	})
+
+	t.Run("WakeOnRecord", func(t *testing.T) {
+		drain(b.Wake())
+		d, runs := storetest.NewDelivery("/hooks/w", "")
+		storetest.MustRecord(t, a, d, runs)
+		select {
+		case <-b.Wake():
+		case <-time.After(10 * time.Second):
+			t.Fatal("b was not woken by a's new run within 10s")
+		}
+	})
+}
+
+func withInstance(o postgres.Options, name string) postgres.Options {
+	o.Instance = name
+	return o
+}
+
+func drain(c <-chan struct{}) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
+}
+
+// BenchmarkRecord records deliveries from parallel goroutines, as concurrent
+// webhook requests do: each Record waits for its group commit.
+func BenchmarkRecord(b *testing.B) {
+	db := MustOpen(b, MustDatabase(b), postgres.Options{})
+	ctx := context.Background()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			d, runs := storetest.NewDelivery("/hooks/a", store.NewID())
+			if _, err := db.Record(ctx, d, runs); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,22 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+)
+
+// SetMaxPageCount caps the database's size, so tests can fill it.
+func SetMaxPageCount(db *DB, pages int) error {
+	return db.write(context.Background(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`PRAGMA max_page_count = ` + strconv.Itoa(pages))
+		return err
+	})
+}
+
+// PageCount is the database's size in pages.
+func PageCount(db *DB) (int, error) {
+	var n int
+	err := db.r.QueryRow(`PRAGMA page_count`).Scan(&n)
+	return n, err
+}

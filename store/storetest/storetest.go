@@ -1,0 +1,366 @@
+// Package storetest is the conformance suite every store.Store passes: the
+// same tests run against sqlite and postgres, so both keep one contract.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hooktrigger/hooktrigger/store"
+)
+
+// NewDelivery returns a delivery on path with sender id sender and one
+// queued run.
+func NewDelivery(path, sender string) (*store.Delivery, []*store.Run) {
+	now := time.Now()
+	d := &store.Delivery{ID: store.NewID(), Path: path, SenderID: sender, Provider: "github", Event: "push", ReceivedAt: now, Body: []byte(`{"a":1}`),
+		Headers: map[string][]string{"X-Github-Event": {"push"}}, Decisions: []store.Decision{{Trigger: "t", Fired: true}}}
+	r := &store.Run{ID: store.NewID(), DeliveryID: d.ID, Trigger: "t", State: store.Queued, Vars: map[string]string{"ref": "main"}, CreatedAt: now}
+	d.Decisions[0].RunID = r.ID
+	return d, []*store.Run{r}
+}
+
+// MustRecord records d and runs, failing tb on error.
+func MustRecord(tb testing.TB, s store.Store, d *store.Delivery, runs []*store.Run) *store.Recorded {
+	tb.Helper()
+	rec, err := s.Record(context.Background(), d, runs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rec
+}
+
+// Run runs the suite; open returns a new, empty store each call (closing it
+// is open's business, through t.Cleanup).
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := context.Background()
+
+	t.Run("Record", func(t *testing.T) {
+		s := open(t)
+		t.Run("StoredAndReadBack", func(t *testing.T) {
+			d, runs := NewDelivery("/hooks/a", "guid-1")
+			code := 0
+			runs = append(runs, &store.Run{ID: store.NewID(), DeliveryID: d.ID, Trigger: "u", State: store.Succeeded, Group: "g",
+				CreatedAt: d.ReceivedAt, StartedAt: d.ReceivedAt, EndedAt: d.ReceivedAt.Add(time.Second), ExitCode: &code, Meta: map[string]string{"HOOKTRIGGER_REF": "refs/heads/main"}})
+			rec := MustRecord(t, s, d, runs)
+			if rec.Duplicate || rec.DeliveryID != d.ID || len(rec.Runs) != 2 {
+				t.Fatalf("got %+v", rec)
+			}
+			got, err := s.Delivery(ctx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.Body) != `{"a":1}` || got.SenderID != "guid-1" || got.Path != "/hooks/a" || got.Event != "push" || got.BodySize != 7 ||
+				len(got.Decisions) != 1 || got.Decisions[0].RunID != runs[0].ID || got.Headers["X-Github-Event"][0] != "push" ||
+				got.ReceivedAt.Sub(d.ReceivedAt).Abs() > time.Millisecond {
+				t.Fatalf("delivery read back wrong: %+v", got)
+			}
+			r, err := s.Run(ctx, runs[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.State != store.Queued || r.Vars["ref"] != "main" || r.DeliveryID != d.ID || r.Trigger != "t" || !r.StartedAt.IsZero() || r.ExitCode != nil {
+				t.Fatalf("run read back wrong: %+v", r)
+			}
+			r, err = s.Run(ctx, runs[1].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.State != store.Succeeded || r.Group != "g" || r.ExitCode == nil || *r.ExitCode != 0 || r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond) != time.Second ||
+				r.Meta["HOOKTRIGGER_REF"] != "refs/heads/main" {
+				t.Fatalf("run read back wrong: %+v", r)
+			}
+		})
+		t.Run("NotFound", func(t *testing.T) {
+			if _, err := s.Delivery(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Delivery: want ErrNotFound, got %v", err)
+			}
+			if _, err := s.Run(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Run: want ErrNotFound, got %v", err)
+			}
+		})
+		t.Run("DuplicateReturnsOriginalRuns", func(t *testing.T) {
+			d1, runs1 := NewDelivery("/hooks/a", "guid-2")
+			MustRecord(t, s, d1, runs1)
+			d2, runs2 := NewDelivery("/hooks/a", "guid-2")
+			rec := MustRecord(t, s, d2, runs2)
+			if !rec.Duplicate || rec.DeliveryID != d1.ID || len(rec.Runs) != 1 || rec.Runs[0].ID != runs1[0].ID {
+				t.Fatalf("want duplicate of %s, got %+v", d1.ID, rec)
+			}
+			if _, err := s.Run(ctx, runs2[0].ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("duplicate's run was stored: %v", err)
+			}
+			if _, err := s.Delivery(ctx, d2.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("duplicate delivery was stored: %v", err)
+			}
+		})
+		t.Run("NoSenderIDNeverDuplicate", func(t *testing.T) {
+			for range 2 {
+				d, runs := NewDelivery("/hooks/a", "")
+				if rec := MustRecord(t, s, d, runs); rec.Duplicate {
+					t.Fatalf("a delivery without sender id was taken for a duplicate: %+v", rec)
+				}
+			}
+		})
+		t.Run("SameSenderIDOtherPathIsNotDuplicate", func(t *testing.T) {
+			d1, r1 := NewDelivery("/hooks/x", "guid-3")
+			d2, r2 := NewDelivery("/hooks/y", "guid-3")
+			if rec := MustRecord(t, s, d1, r1); rec.Duplicate {
+				t.Fatal(rec)
+			}
+			if rec := MustRecord(t, s, d2, r2); rec.Duplicate {
+				t.Fatal(rec)
+			}
+		})
+		t.Run("FiftyConcurrentCopiesMakeOneRun", func(t *testing.T) {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			originals := map[string]bool{}
+			dups := 0
+			for range 50 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d, runs := NewDelivery("/hooks/c", "same-guid")
+					rec, err := s.Record(ctx, d, runs)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					originals[rec.DeliveryID] = true
+					if rec.Duplicate {
+						dups++
+						if len(rec.Runs) != 1 {
+							t.Errorf("duplicate names %d runs", len(rec.Runs))
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if len(originals) != 1 || dups != 49 {
+				t.Fatalf("want 1 original and 49 duplicates, got %d originals, %d duplicates", len(originals), dups)
+			}
+			for id := range originals {
+				runs, err := s.Runs(ctx, store.RunFilter{Delivery: id})
+				if err != nil || len(runs) != 1 {
+					t.Fatalf("want 1 run, got %d (%v)", len(runs), err)
+				}
+			}
+		})
+	})
+
+	t.Run("Listing", func(t *testing.T) {
+		s := open(t)
+		var ids []string
+		for i := range 5 {
+			d, runs := NewDelivery(fmt.Sprintf("/hooks/%d", i%2), "")
+			if i == 4 {
+				d.Event = "pull_request"
+				runs[0].State = store.Failed
+			}
+			MustRecord(t, s, d, runs)
+			ids = append(ids, d.ID)
+		}
+		ds, err := s.Deliveries(ctx, store.DeliveryFilter{Limit: 2})
+		if err != nil || len(ds) != 2 || ds[0].ID != ids[4] || ds[1].ID != ids[3] || ds[0].Body != nil {
+			t.Fatalf("newest first, limited, no bodies: %v %v", ds, err)
+		}
+		ds, err = s.Deliveries(ctx, store.DeliveryFilter{Before: ids[3]})
+		if err != nil || len(ds) != 3 || ds[0].ID != ids[2] {
+			t.Fatalf("paging: %v %v", ds, err)
+		}
+		ds, _ = s.Deliveries(ctx, store.DeliveryFilter{Path: "/hooks/0"})
+		if len(ds) != 3 {
+			t.Fatalf("by path: %d", len(ds))
+		}
+		ds, _ = s.Deliveries(ctx, store.DeliveryFilter{Event: "pull_request"})
+		if len(ds) != 1 || ds[0].ID != ids[4] {
+			t.Fatalf("by event: %v", ds)
+		}
+		rs, _ := s.Runs(ctx, store.RunFilter{State: store.Failed})
+		if len(rs) != 1 || rs[0].DeliveryID != ids[4] {
+			t.Fatalf("runs by state: %v", rs)
+		}
+		rs, _ = s.Runs(ctx, store.RunFilter{Trigger: "t", Limit: 3})
+		if len(rs) != 3 || rs[0].DeliveryID != ids[4] {
+			t.Fatalf("runs by trigger: %v", rs)
+		}
+		q, err := s.QueuedRuns(ctx)
+		if err != nil || len(q) != 4 || q[0].DeliveryID != ids[0] || q[3].DeliveryID != ids[3] {
+			t.Fatalf("queued runs oldest first: %v %v", q, err)
+		}
+	})
+
+	t.Run("UpdateRun", func(t *testing.T) {
+		s := open(t)
+		d, runs := NewDelivery("/hooks/a", "")
+		MustRecord(t, s, d, runs)
+		r := runs[0]
+		r.State, r.StartedAt, r.Instance = store.Running, time.Now(), "here"
+		if ok, err := s.UpdateRun(ctx, r, store.Queued); err != nil || !ok {
+			t.Fatalf("queued→running: %v %v", ok, err)
+		}
+		r.State = store.Cancelled
+		if ok, err := s.UpdateRun(ctx, r, store.Queued); err != nil || ok {
+			t.Fatalf("a conditional update from queued must not apply to a running run: %v %v", ok, err)
+		}
+		code := 3
+		r.State, r.EndedAt, r.ExitCode, r.Error, r.Signal, r.Attempt = store.Failed, time.Now(), &code, "exit status 3", "", 1
+		if ok, err := s.UpdateRun(ctx, r, store.Running, store.Queued); err != nil || !ok {
+			t.Fatalf("running→failed: %v %v", ok, err)
+		}
+		got, _ := s.Run(ctx, r.ID)
+		if got.State != store.Failed || got.ExitCode == nil || *got.ExitCode != 3 || got.StartedAt.IsZero() || got.EndedAt.IsZero() ||
+			got.Instance != "here" || got.Error != "exit status 3" || got.Attempt != 1 {
+			t.Fatalf("got %+v", got)
+		}
+		if ok, err := s.UpdateRun(ctx, &store.Run{ID: "nope", State: store.Failed}); err != nil || ok {
+			t.Fatalf("update of an unknown run: %v %v", ok, err)
+		}
+	})
+
+	t.Run("InterruptRunning", func(t *testing.T) {
+		s := open(t)
+		d, runs := NewDelivery("/hooks/a", "")
+		d2, runs2 := NewDelivery("/hooks/a", "")
+		MustRecord(t, s, d, runs)
+		MustRecord(t, s, d2, runs2)
+		runs[0].State, runs[0].StartedAt, runs[0].Instance = store.Running, time.Now(), "a-dead-instance"
+		if _, err := s.UpdateRun(ctx, runs[0]); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.InterruptRunning(ctx)
+		if err != nil || len(got) != 1 || got[0].ID != runs[0].ID || got[0].State != store.Interrupted {
+			t.Fatalf("want the running run interrupted, got %v %v", got, err)
+		}
+		r, _ := s.Run(ctx, runs[0].ID)
+		if r.State != store.Interrupted || r.EndedAt.IsZero() {
+			t.Fatalf("stored %+v", r)
+		}
+		if r, _ := s.Run(ctx, runs2[0].ID); r.State != store.Queued {
+			t.Fatalf("a queued run was touched: %s", r.State)
+		}
+	})
+
+	t.Run("Prune", func(t *testing.T) {
+		s := open(t)
+		var ids []string
+		var dels []string
+		for i := range 6 {
+			d, runs := NewDelivery("/hooks/a", "")
+			runs[0].State = store.Succeeded
+			if i == 0 {
+				runs[0].State = store.Queued // live runs are never pruned
+			}
+			if i < 3 {
+				d.ReceivedAt = d.ReceivedAt.Add(-time.Hour)
+				runs[0].CreatedAt = runs[0].CreatedAt.Add(-time.Hour)
+			}
+			MustRecord(t, s, d, runs)
+			ids = append(ids, runs[0].ID)
+			dels = append(dels, d.ID)
+		}
+		pruned, err := s.Prune(ctx, 30*time.Minute, 30*time.Minute, 0)
+		if err != nil || len(pruned) != 2 {
+			t.Fatalf("want the 2 old finished runs pruned, got %v %v", pruned, err)
+		}
+		for i, id := range dels {
+			d, err := s.Delivery(ctx, id)
+			if err != nil {
+				t.Fatalf("delivery records stay: %v", err)
+			}
+			if old := i < 3; old != (d.Body == nil) || d.BodySize != 7 {
+				t.Fatalf("delivery %d: body %q, size %d", i, d.Body, d.BodySize)
+			}
+		}
+		if _, err := s.Run(ctx, ids[0]); err != nil {
+			t.Fatalf("the old queued run was pruned: %v", err)
+		}
+		pruned, err = s.Prune(ctx, 0, 0, 2)
+		if err != nil || len(pruned) != 1 || pruned[0] != ids[3] {
+			t.Fatalf("max 2 runs: want %s pruned, got %v %v", ids[3], pruned, err)
+		}
+		left, _ := s.Runs(ctx, store.RunFilter{})
+		if len(left) != 3 || left[0].ID != ids[5] || left[1].ID != ids[4] || left[2].ID != ids[0] {
+			t.Fatalf("want the two newest and the queued run kept, got %v", left)
+		}
+	})
+
+	t.Run("Ping", func(t *testing.T) {
+		if err := open(t).Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("ClosedIsUnavailable", func(t *testing.T) {
+		s := open(t)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d, runs := NewDelivery("/hooks/a", "")
+		if _, err := s.Record(ctx, d, runs); !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("want ErrUnavailable, got %v", err)
+		}
+	})
+
+	if sh, ok := open(t).(store.Shared); ok {
+		_ = sh
+		t.Run("Claim", func(t *testing.T) { runClaim(t, open(t).(store.Shared)) })
+	}
+}
+
+func runClaim(t *testing.T, s store.Shared) {
+	ctx := context.Background()
+	rec := func(group string) *store.Run {
+		d, runs := NewDelivery("/hooks/a", "")
+		runs[0].Group = group
+		MustRecord(t, s, d, runs)
+		runs[0].Instance = "me"
+		return runs[0]
+	}
+	t.Run("Once", func(t *testing.T) {
+		r := rec("")
+		if ok, err := s.Claim(ctx, r, 0); err != nil || !ok || r.State != store.Running {
+			t.Fatalf("first claim: %v %v", ok, err)
+		}
+		if ok, err := s.Claim(ctx, r, 0); err != nil || ok {
+			t.Fatalf("second claim of a running run: %v %v", ok, err)
+		}
+		got, _ := s.Run(ctx, r.ID)
+		if got.State != store.Running || got.Instance != "me" || got.StartedAt.IsZero() {
+			t.Fatalf("claimed run stored as %+v", got)
+		}
+	})
+	t.Run("GroupLimit", func(t *testing.T) {
+		r1, r2, r3 := rec("g"), rec("g"), rec("other")
+		if _, err := s.Claim(ctx, r2, 1); !errors.Is(err, store.ErrGroupBusy) {
+			t.Fatalf("an older run of the group waits: want ErrGroupBusy, got %v", err)
+		}
+		if ok, err := s.Claim(ctx, r1, 1); err != nil || !ok {
+			t.Fatalf("claim r1: %v %v", ok, err)
+		}
+		if _, err := s.Claim(ctx, r2, 1); !errors.Is(err, store.ErrGroupBusy) {
+			t.Fatalf("group at its limit: want ErrGroupBusy, got %v", err)
+		}
+		if ok, err := s.Claim(ctx, r3, 1); err != nil || !ok {
+			t.Fatalf("another group is free: %v %v", ok, err)
+		}
+		if ok, err := s.Claim(ctx, r2, 2); err != nil || !ok {
+			t.Fatalf("limit 2: %v %v", ok, err)
+		}
+		r1.State, r1.EndedAt = store.Succeeded, time.Now()
+		if _, err := s.UpdateRun(ctx, r1, store.Running); err != nil {
+			t.Fatal(err)
+		}
+		r4 := rec("g")
+		if _, err := s.Claim(ctx, r4, 1); !errors.Is(err, store.ErrGroupBusy) {
+			t.Fatalf("r2 still runs: want ErrGroupBusy, got %v", err)
+		}
+	})
+}
