@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"strings"
@@ -22,6 +23,9 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/deliveries", s.auth(s.listDeliveries))
 	mux.Handle("GET /api/deliveries/{id}", s.auth(s.getDelivery))
 	mux.Handle("POST /api/deliveries/{id}/replay", s.auth(s.replayDelivery))
+	// Go's profiler, for "what bounds it" questions, behind the API's auth.
+	mux.Handle("GET /api/debug/pprof/heap", s.auth(pprof.Handler("heap").ServeHTTP))
+	mux.Handle("GET /api/debug/pprof/profile", s.auth(pprof.Profile))
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint")
 	}))

@@ -40,9 +40,12 @@ type DB struct {
 	path   string
 	w      *sql.DB // the single writer connection
 	r      *sql.DB // readers
+	ckpt   *sql.DB // the background checkpointer's connection
 	ops    chan *op
 	closed chan struct{}
 	done   chan struct{}
+
+	ckptDone chan struct{}
 
 	// Statements of the hot path, prepared once on the writer connection
 	// (parsing SQL was a tenth of an ingest's CPU).
@@ -85,7 +88,7 @@ type op struct {
 // Open opens (creating if needed) the database at path and applies the
 // embedded migrations.
 func Open(path string) (*DB, error) {
-	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(" + strconv.Itoa(writerBusyMillis) + ")&_pragma=foreign_keys(1)&_txlock=immediate"
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(" + strconv.Itoa(writerBusyMillis) + ")&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -110,7 +113,17 @@ func Open(path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
+	ck, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?_pragma=busy_timeout("+strconv.Itoa(writerBusyMillis)+")")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	db.ckpt = ck
+	db.ckptDone = make(chan struct{})
 	go db.writer()
+	go db.checkpointer()
 	return db, nil
 }
 
@@ -162,6 +175,30 @@ func migrate(db *sql.DB) error {
 // others already waiting, runs them in one transaction (each under its own
 // savepoint, so one failing write does not undo the others) and answers each
 // after the commit.
+// checkpointInterval is how often the WAL is copied back into the
+// database file.
+const checkpointInterval = 250 * time.Millisecond
+
+// checkpointer copies the WAL back into the database file from its own
+// connection. SQLite would otherwise do it inside the commit that crosses
+// 1,000 pages, and that commit (and every request waiting on it) would pay
+// for writing and syncing the database file.
+func (db *DB) checkpointer() {
+	defer close(db.ckptDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.closed:
+			return
+		case <-t.C:
+			// PASSIVE never waits for the writer or readers; what it
+			// cannot copy now it copies next time.
+			_, _ = db.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
+}
+
 func (db *DB) writer() {
 	defer close(db.done)
 	batch := make([]*op, 0, maxBatch)
@@ -667,6 +704,9 @@ func (db *DB) Close() error {
 	}
 	close(db.closed)
 	<-db.done
+	<-db.ckptDone
+	_, _ = db.ckpt.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	db.ckpt.Close()
 	// Answer writes that were queued but never run.
 	for {
 		select {
