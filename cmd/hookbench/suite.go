@@ -273,9 +273,9 @@ func (s *suite) ingest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer ht.stop()
 	_, _ = Load(ctx, LoadOptions{URL: ht.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
 	rh, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	ht.stop()
 	if err != nil {
 		return err
 	}
@@ -286,6 +286,29 @@ func (s *suite) ingest(ctx context.Context) error {
 	s.add("ingest", fmt.Sprintf("bare net/http handler, %d × %d B push at c=%d", n, len(body), c), fmt.Sprintf("%.0f req/s", rb.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rb.P50), ms(rb.P99)))
 	s.add("ingest", "hooktrigger: HMAC, 10 variables, SQLite commit (fsync), 202", fmt.Sprintf("%.0f req/s", rh.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rh.P50), ms(rh.P99)))
 	s.add("ingest", "ratio hooktrigger / bare (target ≥ 0.5, stretch 0.7)", fmt.Sprintf("%.2f", rh.RPS/rb.RPS), "")
+
+	// The same with the PostgreSQL store, when a server is given.
+	dsn := os.Getenv("HOOKTRIGGER_BENCH_POSTGRES")
+	if dsn == "" {
+		dsn = os.Getenv("HOOKTRIGGER_TEST_POSTGRES")
+	}
+	if dsn == "" {
+		s.add("ingest", "hooktrigger with PostgreSQL", "not run", "set HOOKTRIGGER_BENCH_POSTGRES=postgres://…")
+		return nil
+	}
+	cfg := strings.Replace(ingestConfig(1, "25MiB"), "data_dir: ./data\n", "data_dir: ./data\ndatabase: "+dsn+"\n", 1)
+	pg, err := s.startHooktrigger("ingest-pg", cfg)
+	if err != nil {
+		return err
+	}
+	defer pg.stop()
+	_, _ = Load(ctx, LoadOptions{URL: pg.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	rp, err := Load(ctx, LoadOptions{URL: pg.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.log, "  postgres:    %s\n", rp)
+	s.add("ingest", "hooktrigger with PostgreSQL (same machine), same load", fmt.Sprintf("%.0f req/s", rp.RPS), fmt.Sprintf("p50 %s, p99 %s; ratio to bare %.2f", ms(rp.P50), ms(rp.P99), rp.RPS/rb.RPS))
 	return nil
 }
 
