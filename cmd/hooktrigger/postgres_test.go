@@ -329,3 +329,78 @@ func TestPostgres_KillInstanceMidRun(t *testing.T) {
 		t.Errorf("want one retried execution of %s, got %v", runIDs[1], ran)
 	}
 }
+
+// TestPostgres_ReadOnly503 turns the database read-only (as a failover to a
+// standby would) under a running server: deliveries get 503 with
+// Retry-After and /readyz fails; once writable again, the same delivery is
+// accepted as new — nothing of the refused attempt was written.
+func TestPostgres_ReadOnly503(t *testing.T) {
+	dbURL := mustDatabase(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	p := MustServe(t, pgInstance(t, dir, "a", dbURL, out))
+	client := newClient(2)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, os.Getenv("HOOKTRIGGER_TEST_POSTGRES"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	name := strings.TrimPrefix(mustParse(t, dbURL).Path, "/")
+	readOnly := func(on bool) {
+		t.Helper()
+		if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s SET default_transaction_read_only = %t`, name, on)); err != nil {
+			t.Fatal(err)
+		}
+		// Sessions open before keep their setting: end them, the pool reconnects.
+		if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readOnly(true)
+	var resp *http.Response
+	for range 3 { // the first request may meet a connection that was just ended
+		if resp, err = client.Do(signedPush(t, p.URL+"/hooks/app", "read-only-delivery")); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if resp.StatusCode/100 == 2 {
+			t.Fatalf("a read-only database answered %d", resp.StatusCode)
+		}
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("want 503 with Retry-After, got %d (Retry-After %q)", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if r := Do(t, "GET", p.URL+"/readyz", nil, nil); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("readyz on a read-only database: %d %s", r.Status, r.Body)
+	}
+	readOnly(false)
+	var a *hookAnswer
+	for range 3 {
+		if a, err = send(t, client, p.URL+"/hooks/app", "read-only-delivery"); err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if a.Status != http.StatusAccepted || a.Duplicate {
+		t.Fatalf("redelivery once writable: want 202 as a new delivery, got %+v", a)
+	}
+	WaitRun(t, p.URL, "api-secret", a.Runs[0].ID)
+	if r := Do(t, "GET", p.URL+"/readyz", nil, nil); r.Status != 200 {
+		t.Fatalf("readyz once writable: %d %s", r.Status, r.Body)
+	}
+}
+
+func mustParse(tb testing.TB, s string) *url.URL {
+	tb.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
