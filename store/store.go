@@ -136,7 +136,8 @@ type Store interface {
 	// the stored state is one of from; the result says whether it happened.
 	UpdateRun(ctx context.Context, r *Run, from ...State) (bool, error)
 	// InterruptRunning marks every run left running as interrupted and
-	// returns them (for crash recovery at start).
+	// returns them (for crash recovery at start). A Shared store marks only
+	// the runs of instances that are no longer alive.
 	InterruptRunning(ctx context.Context) ([]*Run, error)
 	// Prune deletes delivery bodies older than keepBodies, and runs older
 	// than keepRuns or beyond the newest maxRuns (zero = keep).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,8 +225,10 @@ func drain(c <-chan struct{}) {
 // webhook requests do: each Record waits for its group commit.
 func BenchmarkRecord(b *testing.B) {
 	db := MustOpen(b, MustDatabase(b), postgres.Options{})
+	var commits, records atomic.Int64
+	db.CommitHook = func(n int, _ time.Duration) { commits.Add(1); records.Add(int64(n)) }
 	ctx := context.Background()
-	b.SetParallelism(4)
+	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			d, runs := storetest.NewDelivery("/hooks/a", store.NewID())
@@ -235,4 +238,7 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 	})
+	if c := commits.Load(); c > 0 {
+		b.ReportMetric(float64(records.Load())/float64(c), "records/commit")
+	}
 }
