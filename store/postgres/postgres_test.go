@@ -242,3 +242,28 @@ func BenchmarkRecord(b *testing.B) {
 		b.ReportMetric(float64(records.Load())/float64(c), "records/commit")
 	}
 }
+
+// TestOpen_BadURLKeepsPasswordSecret needs no server: errors about the URL
+// or the connection never contain the password.
+func TestOpen_BadURLKeepsPasswordSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  string
+	}{
+		{name: "BadPort", url: "postgres://user:hunter2-secret@127.0.0.1:notaport/db"},
+		{name: "BadEscape", url: "postgres://user:hunter2-secret%zz@127.0.0.1/db"},
+		{name: "NobodyListens", url: "postgres://user:hunter2-secret@127.0.0.1:1/db?connect_timeout=2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := postgres.Open(context.Background(), tc.url, postgres.Options{})
+			if err == nil {
+				db.Close()
+				t.Fatal("want an error")
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("the error reveals the password: %v", err)
+			}
+			t.Log(err)
+		})
+	}
+}
