@@ -141,7 +141,8 @@ type Store interface {
 	// state writes; ErrNotFound if the run does not exist.
 	SetStatusNote(ctx context.Context, runID, note string) error
 	// InterruptRunning marks every run left running as interrupted and
-	// returns them (for crash recovery at start).
+	// returns them (for crash recovery at start). A Shared store marks only
+	// the runs of instances that are no longer alive.
 	InterruptRunning(ctx context.Context) ([]*Run, error)
 	// Prune deletes delivery bodies older than keepBodies, and runs older
 	// than keepRuns or beyond the newest maxRuns (zero = keep).

@@ -220,6 +220,20 @@ func readStore(tb testing.TB, dbPath string) *storedState {
 // no 2xx, as GitHub redelivers. Every 2xx must be stored with exactly its
 // run, and no delivery may be stored or executed twice.
 func TestCrash_KillDuringLoad(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		crashTest(t, "", func(dir string) *storedState {
+			return readStore(t, filepath.Join(dir, "data", "hooktrigger.db"))
+		})
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		dbURL := mustDatabase(t)
+		crashTest(t, "database: "+dbURL, func(string) *storedState { return readPostgres(t, dbURL) })
+	})
+}
+
+// crashTest is TestCrash_KillDuringLoad on the store that extra (config
+// lines) selects; read lists what the store holds after the test.
+func crashTest(t *testing.T, extra string, read func(dir string) *storedState) {
 	const (
 		total = 2000
 		conc  = 32
@@ -231,7 +245,7 @@ func TestCrash_KillDuringLoad(t *testing.T) {
 
 	dir := t.TempDir()
 	out := filepath.Join(dir, "executed.txt")
-	cfg := githubConfig(t, dir, out, 8, "")
+	cfg := githubConfig(t, dir, out, 8, extra)
 	p := MustServe(t, cfg)
 	url := p.URL + "/hooks/app"
 
@@ -325,7 +339,7 @@ func TestCrash_KillDuringLoad(t *testing.T) {
 	waitIdle(t, p2.URL, 3*time.Minute)
 	p2.Stop(t)
 
-	st := readStore(t, filepath.Join(dir, "data", "hooktrigger.db"))
+	st := read(dir)
 	ran := executions(t, out)
 	lost, duplicated, interrupted, succeeded := 0, 0, 0, 0
 	for _, id := range ids {

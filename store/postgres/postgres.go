@@ -99,7 +99,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: database: %w", err)
+		// Never echo the URL: it may hold a password that redaction misses.
+		msg := "postgres: database: not a valid postgres:// URL"
+		if inner := errors.Unwrap(err); inner != nil && !strings.Contains(inner.Error(), "@") {
+			msg += ": " + inner.Error()
+		}
+		return nil, errors.New(msg)
 	}
 	if !strings.Contains(url, "pool_max_conns") && cfg.MaxConns < 16 {
 		cfg.MaxConns = 16

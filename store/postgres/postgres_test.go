@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,8 +225,10 @@ func drain(c <-chan struct{}) {
 // webhook requests do: each Record waits for its group commit.
 func BenchmarkRecord(b *testing.B) {
 	db := MustOpen(b, MustDatabase(b), postgres.Options{})
+	var commits, records atomic.Int64
+	db.CommitHook = func(n int, _ time.Duration) { commits.Add(1); records.Add(int64(n)) }
 	ctx := context.Background()
-	b.SetParallelism(4)
+	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			d, runs := storetest.NewDelivery("/hooks/a", store.NewID())
@@ -235,4 +238,32 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 	})
+	if c := commits.Load(); c > 0 {
+		b.ReportMetric(float64(records.Load())/float64(c), "records/commit")
+	}
+}
+
+// TestOpen_BadURLKeepsPasswordSecret needs no server: errors about the URL
+// or the connection never contain the password.
+func TestOpen_BadURLKeepsPasswordSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  string
+	}{
+		{name: "BadPort", url: "postgres://user:hunter2-secret@127.0.0.1:notaport/db"},
+		{name: "BadEscape", url: "postgres://user:hunter2-secret%zz@127.0.0.1/db"},
+		{name: "NobodyListens", url: "postgres://user:hunter2-secret@127.0.0.1:1/db?connect_timeout=2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := postgres.Open(context.Background(), tc.url, postgres.Options{})
+			if err == nil {
+				db.Close()
+				t.Fatal("want an error")
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("the error reveals the password: %v", err)
+			}
+			t.Log(err)
+		})
+	}
 }
