@@ -262,7 +262,7 @@ func (s *Server) Replay(ctx context.Context, id string) ([]*store.Run, error) {
 		return nil, err
 	}
 	s.statusQueued(runs) // commit status: pending (status.go)
-	s.sched.Enqueue(runs, d.Body)
+	s.sched.Enqueue(runs, nil) // the body is read from the store when a run starts
 	s.deliveryRecorded(&nd) // ui.go: live dashboard
 	return runs, nil
 }

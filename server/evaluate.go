@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/extract"
@@ -78,11 +79,15 @@ func (s *Server) evaluate(path string, preq *providers.Request, ins *inspector, 
 		ev.decisions = append(ev.decisions, d)
 		dec := store.Decision{Trigger: t.Name, Fired: d.Fire, Reason: d.Reason, Vars: d.Vars}
 		if d.Fire {
+			// A run lives on (queued, in the status queue) long after the
+			// request; extraction hands out strings that share the body's
+			// memory, so copy them, or each queued run would pin its whole
+			// body.
 			run := &store.Run{
-				ID: store.NewID(), DeliveryID: del.ID, Trigger: t.Name, State: store.Queued, Group: d.Group,
-				Vars: d.Vars, CreatedAt: received,
+				ID: store.NewID(), DeliveryID: del.ID, Trigger: t.Name, State: store.Queued, Group: strings.Clone(d.Group),
+				Vars: detachValues(d.Vars), CreatedAt: received,
 			}
-			run.Meta = meta(run, t, ti, del)
+			run.Meta = detachValues(meta(run, t, ti, del))
 			if d.Cause != "" {
 				run.Meta["HOOKTRIGGER_CAUSE"] = d.Cause
 			}
@@ -97,15 +102,29 @@ func (s *Server) evaluate(path string, preq *providers.Request, ins *inspector, 
 
 // commit records the delivery and its runs durably and, unless the
 // delivery is a duplicate, hands the runs to the scheduler.
-func (s *Server) commit(ctx context.Context, ev *evaluation, body []byte) (*store.Recorded, error) {
+func (s *Server) commit(ctx context.Context, ev *evaluation) (*store.Recorded, error) {
 	rec, err := s.store.Record(ctx, ev.del, ev.runs)
 	if err != nil {
 		return nil, err
 	}
 	if !rec.Duplicate {
 		s.statusQueued(ev.runs) // commit status: pending (status.go)
-		s.sched.Enqueue(ev.runs, body)
+		// No body: a queued run reads it from the store when it starts, so
+		// a backlog of queued runs does not hold every body in memory.
+		s.sched.Enqueue(ev.runs, nil)
 		s.deliveryRecorded(ev.del) // ui.go: live dashboard
 	}
 	return rec, nil
+}
+
+// detachValues copies m with every value in memory of its own.
+func detachValues(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.Clone(k)] = strings.Clone(v)
+	}
+	return out
 }

@@ -123,7 +123,7 @@ func (s *Server) gwtInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rec, err := s.commit(r.Context(), ev, body)
+	rec, err := s.commit(r.Context(), ev)
 	if err != nil {
 		s.log.Error("cannot record delivery", "path", GWTPath, "err", err)
 		w.Header().Set("Retry-After", "5")

@@ -175,7 +175,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Durably recorded before any 2xx.
-	rec, err := s.commit(r.Context(), ev, body)
+	rec, err := s.commit(r.Context(), ev)
 	if err != nil {
 		s.rlog(r).Error("cannot record delivery", "delivery", del.ID, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")

@@ -280,6 +280,8 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
+		// Drop the references: an op holds its delivery, body included.
+		clear(batch)
 	}
 }
 
