@@ -37,17 +37,19 @@ type Scheduler struct {
 	running  map[string]*item // by run id
 	inGroup  map[string]int   // running runs per group
 	nRunning int
-	stopping bool
-	timer    *time.Timer
-	wg       sync.WaitGroup
-	kick     chan struct{}
-	shared   *sharedState // several instances on one store: claim.go
+	// bodyBytes is what the bodies held by queued items weigh.
+	bodyBytes int64
+	stopping  bool
+	timer     *time.Timer
+	wg        sync.WaitGroup
+	kick      chan struct{}
+	shared    *sharedState // several instances on one store: claim.go
 }
 
 type item struct {
 	run       *store.Run
 	spec      *Spec
-	body      []byte
+	body      []byte // the delivery's body while it fits QueuedBodyBudget and QueuedBodyMax, else nil
 	notBefore time.Time
 	cancel    context.CancelCauseFunc
 }
@@ -134,7 +136,7 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 			final = append(final, r)
 			continue
 		}
-		it := &item{run: r, spec: spec, body: body}
+		it := &item{run: r, spec: spec}
 		if r.Group != "" {
 			if spec.QuietPeriod > 0 {
 				final = append(final, s.supersede(r, now)...)
@@ -151,6 +153,10 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 				final = append(final, s.cancelGroup(r.Group, "cancelled by newer run "+r.ID)...)
 			}
 		}
+		if body != nil && len(body) <= QueuedBodyMax && s.bodyBytes+int64(len(body)) <= QueuedBodyBudget {
+			it.body = body
+			s.bodyBytes += int64(len(body))
+		}
 		s.queue = append(s.queue, it)
 	}
 	s.mu.Unlock()
@@ -158,6 +164,22 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 		s.finish(r, store.Queued)
 	}
 	s.dispatch()
+}
+
+// QueuedBodyBudget bounds the delivery bodies that queued runs keep in
+// memory, and QueuedBodyMax the size of one kept body. Within them a run
+// starts without reading its body back from the store; beyond them (a long
+// backlog, large bodies) runs are queued without their body, which is read
+// from the store when they start.
+const (
+	QueuedBodyBudget = 16 << 20
+	QueuedBodyMax    = 256 << 10
+)
+
+// dropBody forgets the body of an item leaving the queue unstarted. s.mu held.
+func (s *Scheduler) dropBody(it *item) {
+	s.bodyBytes -= int64(len(it.body))
+	it.body = nil
 }
 
 // groupBusy reports whether group has a run queued or running. s.mu held.
@@ -182,6 +204,7 @@ func (s *Scheduler) cancelGroup(group, reason string) []*store.Run {
 		if it.run.Group == group {
 			it.run.State, it.run.EndedAt, it.run.Error = store.Cancelled, time.Now(), reason
 			out = append(out, it.run)
+			s.dropBody(it)
 			continue
 		}
 		kept = append(kept, it)
@@ -205,6 +228,7 @@ func (s *Scheduler) supersede(r *store.Run, now time.Time) []*store.Run {
 		if it.run.Group == r.Group && it.run.Trigger == r.Trigger && it.notBefore.After(now) {
 			it.run.State, it.run.EndedAt, it.run.Error = store.Superseded, now, "superseded by run "+r.ID+" within the quiet period"
 			out = append(out, it.run)
+			s.dropBody(it)
 			continue
 		}
 		kept = append(kept, it)
@@ -275,6 +299,7 @@ func (s *Scheduler) dispatch() {
 
 // start launches it on a worker. s.mu held.
 func (s *Scheduler) start(it *item) {
+	s.bodyBytes -= int64(len(it.body)) // it leaves the queue; execute takes the body
 	ctx, cancel := context.WithCancelCause(context.Background())
 	it.cancel = cancel
 	s.running[it.run.ID] = it
@@ -445,6 +470,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id, reason string) (bool, error)
 		if it.run.ID == id {
 			found = it
 			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			s.dropBody(it)
 			break
 		}
 	}

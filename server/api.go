@@ -261,8 +261,8 @@ func (s *Server) Replay(ctx context.Context, id string) ([]*store.Run, error) {
 	if _, err := s.store.Record(ctx, &nd, runs); err != nil {
 		return nil, err
 	}
-	s.statusQueued(runs) // commit status: pending (status.go)
+	s.statusQueued(runs)       // commit status: pending (status.go)
 	s.sched.Enqueue(runs, nil) // the body is read from the store when a run starts
-	s.deliveryRecorded(&nd) // ui.go: live dashboard
+	s.deliveryRecorded(&nd)    // ui.go: live dashboard
 	return runs, nil
 }

@@ -109,9 +109,9 @@ func (s *Server) commit(ctx context.Context, ev *evaluation) (*store.Recorded, e
 	}
 	if !rec.Duplicate {
 		s.statusQueued(ev.runs) // commit status: pending (status.go)
-		// No body: a queued run reads it from the store when it starts, so
-		// a backlog of queued runs does not hold every body in memory.
-		s.sched.Enqueue(ev.runs, nil)
+		// The scheduler keeps the body for the run's start while its
+		// budget allows, else the run reads it from the store then.
+		s.sched.Enqueue(ev.runs, ev.del.Body)
 		s.deliveryRecorded(ev.del) // ui.go: live dashboard
 	}
 	return rec, nil
