@@ -4,81 +4,34 @@ package pipeline
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 )
 
-// PgidFile is the entry in a run directory that holds the process group id
-// of the build while it runs: a symbolic link whose target is the number
-// (one system call to make, where a file takes four). The scheduler removes
-// it when the build has ended; after a crash of hooktrigger it tells Start
-// which group to stop.
-const PgidFile = "pgid"
-
-// recordPgid makes the PgidFile link name point at pgid.
-func recordPgid(name string, pgid int) error {
-	err := os.Symlink(strconv.Itoa(pgid), name)
-	if errors.Is(err, fs.ErrExist) {
-		if err = os.Remove(name); err == nil {
-			err = os.Symlink(strconv.Itoa(pgid), name)
-		}
+// leftoverGroups finds what runs that were executing when hooktrigger died
+// left behind. Every build carries HOOKTRIGGER_RUN_ID=<run id> in its
+// environment, and its descendants inherit it: one pass over /proc returns,
+// per run id of ids, the process groups of the live processes carrying it.
+// Nothing is recorded per run while it executes, so a run's start costs no
+// extra system call; and a process group id the system has since given to
+// something else is never touched, since only carriers of the id count.
+func leftoverGroups(ids map[string]bool) map[string][]int {
+	out := map[string][]int{}
+	if len(ids) == 0 {
+		return out
 	}
-	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
-	}
-	return nil
-}
-
-// stopLeftovers stops what a run that was executing when hooktrigger died
-// left behind: the members of the process group recorded in dir's PgidFile.
-// The group is signalled only if one of its live members carries
-// HOOKTRIGGER_RUN_ID=runID in its environment, so a process group id the
-// system has since given to something else is never touched. It sends
-// SIGTERM, then SIGKILL to what is still alive after grace, and returns the
-// last signal sent ("" when there was nothing to stop).
-func stopLeftovers(dir, runID string, grace time.Duration) string {
-	target, err := os.Readlink(filepath.Join(dir, PgidFile))
-	if err != nil {
-		return ""
-	}
-	defer os.Remove(filepath.Join(dir, PgidFile))
-	pgid, err := strconv.Atoi(target)
-	if err != nil || pgid <= 1 || !groupOfRun(pgid, runID) {
-		return ""
-	}
-	signalGroup(pgid, syscall.SIGTERM)
-	signalGroup(pgid, syscall.SIGCONT)
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if !groupAlive(pgid) {
-			return "SIGTERM"
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	signalGroup(pgid, syscall.SIGKILL)
-	for i := 0; i < 100 && groupAlive(pgid); i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	return "SIGKILL"
-}
-
-// groupOfRun reports whether a live member of process group pgid has
-// HOOKTRIGGER_RUN_ID=runID in its environment.
-func groupOfRun(pgid int, runID string) bool {
 	names, err := filepath.Glob("/proc/[0-9]*")
 	if err != nil {
-		return false
+		return out
 	}
-	want := []byte(metaPrefix + "RUN_ID=" + runID)
+	prefix := []byte(metaPrefix + "RUN_ID=")
+	self := os.Getpid()
 	for _, p := range names {
-		state, pgrp, ok := procStat(filepath.Base(p))
-		if !ok || pgrp != pgid || state == 'Z' || state == 'X' {
+		pid := filepath.Base(p)
+		state, pgrp, ok := procStat(pid)
+		if !ok || state == 'Z' || state == 'X' || pgrp <= 1 || pgrp == syscall.Getpgrp() || pid == itoa(self) {
 			continue
 		}
 		env, err := os.ReadFile(filepath.Join(p, "environ"))
@@ -86,10 +39,69 @@ func groupOfRun(pgid int, runID string) bool {
 			continue
 		}
 		for _, kv := range bytes.Split(env, []byte{0}) {
-			if bytes.Equal(kv, want) {
+			id, ok := bytes.CutPrefix(kv, prefix)
+			if !ok || !ids[string(id)] {
+				continue
+			}
+			run := string(id)
+			if !containsInt(out[run], pgrp) {
+				out[run] = append(out[run], pgrp)
+			}
+			break
+		}
+	}
+	return out
+}
+
+// stopGroups sends SIGTERM to the process groups, then SIGKILL to what is
+// still alive after grace, and returns the last signal sent.
+func stopGroups(pgids []int, grace time.Duration) string {
+	alive := func() bool {
+		for _, g := range pgids {
+			if groupAlive(g) {
 				return true
 			}
 		}
+		return false
+	}
+	for _, g := range pgids {
+		signalGroup(g, syscall.SIGTERM)
+		signalGroup(g, syscall.SIGCONT) // a stopped process acts on SIGTERM only once continued
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !alive() {
+			return "SIGTERM"
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, g := range pgids {
+		signalGroup(g, syscall.SIGKILL)
+	}
+	for i := 0; i < 100 && alive(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return "SIGKILL"
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
 	}
 	return false
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for n >= 10 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	i--
+	b[i] = byte('0' + n)
+	return string(b[i:])
 }

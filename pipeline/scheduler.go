@@ -37,6 +37,7 @@ type Scheduler struct {
 	running  map[string]*item // by run id
 	inGroup  map[string]int   // running runs per group
 	nRunning int
+	buckets  sync.Map // parents of run directories known to exist
 	// bodyBytes is what the bodies held by queued items weigh.
 	bodyBytes int64
 	stopping  bool
@@ -68,6 +69,18 @@ func NewScheduler(st store.Store, lookup func(trigger string) (*Spec, bool), dir
 		running: map[string]*item{}, inGroup: map[string]int{}, kick: make(chan struct{}, 1)}
 }
 
+// mkBucket makes the parent of run directories, once per process.
+func (s *Scheduler) mkBucket(dir string) error {
+	if _, ok := s.buckets.Load(dir); ok {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	s.buckets.Store(dir, true)
+	return nil
+}
+
 // RunDir is the directory of one run: its log, payload and variables file.
 func (s *Scheduler) RunDir(id string) string { return filepath.Join(s.dir, id[len(id)-2:], id) }
 
@@ -84,8 +97,17 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	// A crash leaves a build's descendants running (Pdeathsig reaches its
 	// main process only); stop them before anything new starts.
+	ids := map[string]bool{}
+	for _, r := range interrupted {
+		ids[r.ID] = true
+	}
+	groups := leftoverGroups(ids)
 	var wg sync.WaitGroup
 	for _, r := range interrupted {
+		pgids := groups[r.ID]
+		if len(pgids) == 0 {
+			continue
+		}
 		grace := DefaultKillGrace
 		spec, ok := s.lookup(r.Trigger)
 		if ok && spec.Command != nil && spec.Command.KillGrace > 0 {
@@ -94,9 +116,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if sig := stopLeftovers(s.RunDir(r.ID), r.ID, grace); sig != "" {
-				s.log.Warn("stopped processes a crashed run left behind", "run", r.ID, "signal", sig)
-			}
+			sig := stopGroups(pgids, grace)
+			s.log.Warn("stopped processes a crashed run left behind", "run", r.ID, "signal", sig)
 		}()
 	}
 	wg.Wait()
@@ -345,7 +366,7 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 	dir := s.RunDir(r.ID)
 	// Only the parent: Execute creates the run directory itself, and
 	// knowing it is new saves the removal of stale files.
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+	if err := s.mkBucket(filepath.Dir(dir)); err != nil {
 		r.State, r.EndedAt, r.Error = store.Failed, time.Now(), "cannot create the run directory: "+err.Error()
 		s.finish(r, store.Running)
 		return
@@ -361,17 +382,8 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 		}
 		meta[metaPrefix+"RUN_ID"] = r.ID
 	}
-	pidFile := filepath.Join(dir, PgidFile)
-	job := &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: meta, Payload: body,
-		Started: func(pid int) {
-			// For Start after a crash: the group to stop if members
-			// outlived hooktrigger.
-			if err := recordPgid(pidFile, pid); err != nil {
-				s.log.Warn("cannot record the build's process group", "run", r.ID, "err", err)
-			}
-		}}
+	job := &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: meta, Payload: body}
 	res := Execute(ctx, it.spec.Command, job)
-	_ = os.Remove(pidFile)
 	r.StartedAt, r.EndedAt = res.Started, res.Ended
 	if r.StartedAt.IsZero() {
 		r.StartedAt = time.Now()

@@ -563,8 +563,9 @@ func TestScheduler_Start(t *testing.T) {
 			ctx := context.Background()
 
 			// What a crashed process left: a run recorded running whose
-			// build's descendants still live, a second one whose recorded
-			// group now belongs to an unrelated process, and a queued run.
+			// build's descendants still live, a second run recorded running
+			// beside an unrelated process group that carries another run id,
+			// and a queued run.
 			crashed := h.record("t", "g")
 			foreign := h.record("t", "g2")
 			queued := h.record("t", "g")
@@ -576,13 +577,6 @@ func TestScheduler_Start(t *testing.T) {
 			}{{crashed, leftover.Process.Pid}, {foreign, unrelated.Process.Pid}} {
 				c.r.State, c.r.StartedAt = store.Running, time.Now()
 				if _, err := h.db.UpdateRun(ctx, c.r); err != nil {
-					t.Fatal(err)
-				}
-				dir := h.sched.RunDir(c.r.ID)
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Symlink(strconv.Itoa(c.pid), filepath.Join(dir, pipeline.PgidFile)); err != nil {
 					t.Fatal(err)
 				}
 			}
