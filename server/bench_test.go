@@ -50,19 +50,7 @@ triggers:
 // BenchmarkHook measures one delivery through the handler (verify, extract,
 // decide, durable record, 202) without the network, with parallel senders.
 func BenchmarkHook(b *testing.B) {
-	dir := b.TempDir()
-	path := filepath.Join(dir, "hooktrigger.yaml")
-	if err := os.WriteFile(path, []byte(benchConfig), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv := MustNewServer(b, benchConfig)
 	defer srv.Close(context.Background())
 	defer b.StopTimer() // Close waits for the sleeping run: not part of the measure
 	h := srv.Handler()
@@ -98,4 +86,23 @@ func BenchmarkHook(b *testing.B) {
 			}
 		}
 	})
+}
+
+// MustNewServer builds a server (not listening) on the config text, in a temp
+// data dir, with logs discarded.
+func MustNewServer(tb testing.TB, configText string) *server.Server {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "hooktrigger.yaml")
+	if err := os.WriteFile(path, []byte(configText), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv
 }

@@ -7,37 +7,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
-
-	"github.com/hooktrigger/hooktrigger/config"
-	"github.com/hooktrigger/hooktrigger/server"
 )
 
 // TestQueuedRunsDoNotPinBodies sends 40 deliveries of 2 MB whose runs all
 // wait behind one busy worker, then checks the live heap: the queued runs
 // keep their variables, not the bodies those variables were cut from.
 func TestQueuedRunsDoNotPinBodies(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "hooktrigger.yaml")
-	if err := os.WriteFile(path, []byte(benchConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := MustNewServer(t, benchConfig)
 	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

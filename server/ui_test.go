@@ -5,18 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hooktrigger/hooktrigger/config"
 	"github.com/hooktrigger/hooktrigger/server"
 )
 
@@ -26,19 +22,7 @@ const testToken = "t0ken-for-ui"
 // (data_dir is set to a temporary directory) and returns it with its URL.
 func MustServer(tb testing.TB, cfgText string) (*server.Server, string) {
 	tb.Helper()
-	dir := tb.TempDir()
-	path := filepath.Join(dir, "hooktrigger.yaml")
-	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	s := MustNewServer(tb, cfgText)
 	if err := s.Open(context.Background()); err != nil {
 		tb.Fatal(err)
 	}

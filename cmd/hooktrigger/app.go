@@ -20,8 +20,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hooktrigger/hooktrigger/config"
-	"github.com/hooktrigger/hooktrigger/extract"
-	"github.com/hooktrigger/hooktrigger/providers"
 	"github.com/hooktrigger/hooktrigger/server"
 )
 
@@ -220,18 +218,6 @@ func replay(ctx context.Context, cfgPath, id string, stdout io.Writer) error {
 	return err
 }
 
-type extractOutput struct {
-	Variables map[string]string `json:"variables"`
-	Nodes     []any             `json:"nodes,omitempty"`
-	Event     string            `json:"event,omitempty"`
-	Filter    *filterOutput     `json:"filter,omitempty"`
-}
-
-type filterOutput struct {
-	Matched bool   `json:"matched"`
-	Reason  string `json:"reason,omitempty"`
-}
-
 func newExtract(cfgPath *string, stdout io.Writer) *cobra.Command {
 	var (
 		trig, payload, event       string
@@ -266,63 +252,19 @@ func newExtract(cfgPath *string, stdout io.Writer) *cobra.Command {
 				k, v, _ := strings.Cut(kv, "=")
 				q.Add(k, v)
 			}
-			in := extract.NewInput(body, h, q)
-			out := extractOutput{Variables: map[string]string{}}
-			kinds := map[extract.Kind]string{extract.KindJSONPath: jsonpath, extract.KindGJSON: gjsonExpr, extract.KindXPath: xpath}
-			adhoc := 0
-			for kind, expr := range kinds {
-				if expr == "" {
-					continue
-				}
-				adhoc++
-				nodes, err := extract.Nodes(kind, expr, in)
-				if err != nil {
-					return &exitError{2, err}
-				}
-				if nodes == nil {
-					nodes = []any{}
-				}
-				out.Nodes = nodes
-				v, err := extract.Compile(extract.Spec{Name: "value", JSONPath: jsonpath, GJSON: gjsonExpr, XPath: xpath})
-				if err != nil {
-					return &exitError{2, err}
-				}
-				if err := v.Resolve(in, out.Variables); err != nil {
-					return &exitError{2, err}
-				}
-			}
-			switch {
-			case adhoc > 1:
-				return &exitError{2, errors.New("extract: give one of --jsonpath, --gjson, --xpath")}
-			case adhoc == 1:
-			case trig == "":
-				return &exitError{2, errors.New("extract: give --trigger NAME (with --config) or an expression (--jsonpath, --gjson, --xpath)")}
-			default:
-				cfg, err := config.Load(*cfgPath)
-				if err != nil {
+			var cfg *config.Config
+			if trig != "" && jsonpath == "" && gjsonExpr == "" && xpath == "" {
+				if cfg, err = config.Load(*cfgPath); err != nil {
 					return &exitError{1, err}
 				}
-				t, ok := cfg.Triggers.ByName(trig)
-				if !ok {
+			}
+			// The same evaluation as the UI's playground (POST /api/extract).
+			out, err := server.Extract(cfg, body, h, q, event, jsonpath, gjsonExpr, xpath, trig)
+			if err != nil {
+				if errors.Is(err, server.ErrUnknownTrigger) {
 					return &exitError{2, fmt.Errorf("extract: no trigger %q in %s", trig, *cfgPath)}
 				}
-				preq := &providers.Request{Header: h, Query: q, Body: body, Now: time.Now()}
-				info, err := t.Provider.Inspect(preq)
-				if err != nil {
-					info = &providers.Info{}
-				}
-				if event != "" {
-					info.Event, info.Action, _ = strings.Cut(event, ".")
-				}
-				out.Event = info.EventAction()
-				d := t.Decide(preq, info, in)
-				if d.Err != nil {
-					return &exitError{2, d.Err}
-				}
-				if d.Vars != nil {
-					out.Variables = d.Vars
-				}
-				out.Filter = &filterOutput{Matched: d.Fire, Reason: d.Reason}
+				return &exitError{2, fmt.Errorf("extract: %w", err)}
 			}
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
