@@ -315,7 +315,7 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 			p.errf(vf, "needs exactly one of jsonpath, gjson, xpath, header, query, form")
 			continue
 		}
-		cv, err := extract.Compile(extract.Spec{
+		cv, err := p.vars.Compile(extract.Spec{
 			Name: v.Name, JSONPath: v.JSONPath, GJSON: v.GJSON, XPath: v.XPath,
 			Header: v.Header, Query: v.Query, Form: v.Form,
 			RegexpFilter: v.RegexpFilter, Default: v.Default, ShouldNotFlatten: v.ShouldNotFlatten,

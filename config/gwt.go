@@ -154,7 +154,7 @@ func (p *parser) prepareGWT(field string, i int, rt *Trigger) *gwtPrep {
 }
 
 func (p *parser) gwtVar(g *trigger.GWT, field string, spec extract.Spec, def *string) {
-	v, err := extract.Compile(spec)
+	v, err := p.vars.Compile(spec)
 	if err != nil {
 		key := "value"
 		switch {

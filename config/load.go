@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hooktrigger/hooktrigger/extract"
 )
 
 // Error is one problem found in a config file.
@@ -59,6 +61,8 @@ type parser struct {
 	lines map[string]int // field path → line
 	errs  Errors
 	env   func(string) (string, bool)
+	// vars compiles every variable of the file, sharing equal regexps.
+	vars extract.Compiler
 }
 
 func (p *parser) errf(field, format string, args ...any) {

@@ -86,6 +86,22 @@ func (v *Variable) Expression() string { return v.expr }
 // Compile compiles s. Errors wrap ErrInvalidExpression and name the
 // expression kind and the parser's message.
 func Compile(s Spec) (*Variable, error) {
+	var c Compiler
+	return c.Compile(s)
+}
+
+// A Compiler compiles variables and shares what equal regexp filters
+// compile to between them, so a config of thousands of triggers that repeat
+// one filter holds one compiled copy (a compiled regexp is safe for
+// concurrent use). The zero value is ready to use; a Compiler is not safe
+// for concurrent use.
+type Compiler struct {
+	regexps map[string]*regexp2.Regexp
+}
+
+// Compile is the package's Compile, sharing regexp filters with the
+// variables c compiled before.
+func (c *Compiler) Compile(s Spec) (*Variable, error) {
 	v := &Variable{def: s.Default, flat: !s.ShouldNotFlatten}
 	n := 0
 	for _, c := range []struct{ src, expr string }{
@@ -139,11 +155,18 @@ func Compile(s Spec) (*Variable, error) {
 		v.xp = e
 	}
 	if s.RegexpFilter != "" {
-		re, err := regexp2.Compile(s.RegexpFilter)
-		if err != nil {
-			return nil, fmt.Errorf("%w: regexp_filter %q: %v", ErrInvalidExpression, s.RegexpFilter, err)
+		re, ok := c.regexps[s.RegexpFilter]
+		if !ok {
+			var err error
+			if re, err = regexp2.Compile(s.RegexpFilter); err != nil {
+				return nil, fmt.Errorf("%w: regexp_filter %q: %v", ErrInvalidExpression, s.RegexpFilter, err)
+			}
+			re.MatchTimeout = RegexpTimeout
+			if c.regexps == nil {
+				c.regexps = map[string]*regexp2.Regexp{}
+			}
+			c.regexps[s.RegexpFilter] = re
 		}
-		re.MatchTimeout = RegexpTimeout
 		v.filter = re
 	}
 	return v, nil
