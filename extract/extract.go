@@ -140,8 +140,12 @@ func (c *Compiler) Compile(s Spec) (*Variable, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: jsonpath %q: %v", ErrInvalidExpression, s.JSONPath, err)
 		}
-		v.path = p
-		v.singular = compileSingular(p.Query())
+		// A singular query is answered from the raw bytes; the parsed
+		// query is kept only for the others (it is most of a compiled
+		// variable's memory, and a config may hold tens of thousands).
+		if v.singular = compileSingular(p.Query()); v.singular == nil {
+			v.path = p
+		}
 		v.rawRoot = strings.TrimSpace(s.JSONPath) == "$"
 	case "gjson":
 		if strings.TrimSpace(s.GJSON) == "" {
