@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"sort"
@@ -315,13 +316,47 @@ func (p *parser) expandEnv(field, s string) string {
 	return b.String()
 }
 
+// maxSecretFile bounds a secret file: a key or token, not a stream.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a regular file of at most maxSecretFile bytes (a
+// FIFO or /dev/zero named by mistake must not hang or exhaust the load).
+func readSecretFile(path string) ([]byte, error) {
+	// Stat first: opening a FIFO would block until a writer comes.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, errors.Unwrap(err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errors.Unwrap(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, errors.Unwrap(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, errors.Unwrap(err)
+	}
+	if len(data) > maxSecretFile {
+		return nil, fmt.Errorf("larger than %d bytes", maxSecretFile)
+	}
+	return data, nil
+}
+
 // secret resolves a secret reference: ${NAME}, file:/path, or a literal.
 func (p *parser) secret(field, s string) string {
 	if path, ok := strings.CutPrefix(s, "file:"); ok {
 		path = p.abs(path)
-		data, err := os.ReadFile(path)
+		data, err := readSecretFile(path)
 		if err != nil {
-			p.errf(field, "cannot read secret file: %v", errors.Unwrap(err))
+			p.errf(field, "cannot read secret file %s: %v", path, err)
 			return ""
 		}
 		v := strings.TrimRight(string(data), "\r\n")

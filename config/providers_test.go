@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,4 +187,32 @@ func TestLoad_ProviderKeyErrors(t *testing.T) {
 			t.Fatalf("error %v, want one naming trusted_proxies", err)
 		}
 	})
+}
+
+// TestSecretFile_NotAStream: a secret file must be a small regular file; a
+// FIFO, a device or a huge file is refused at load instead of hanging it.
+func TestSecretFile_NotAStream(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{name: "FIFO", path: fifo, want: "not a regular file"},
+		{name: "Device", path: "/dev/zero", want: "not a regular file"},
+		{name: "Huge", path: big, want: "larger than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.LoadBytes(filepath.Join(dir, "h.yaml"), []byte("triggers:\n  - name: a\n    secret: file:"+tc.path+"\n    run: {command: [true]}\n"))
+			if err == nil || !strings.Contains(err.Error(), "h.yaml:3: triggers[0].secret: cannot read secret file") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
 }
