@@ -19,6 +19,9 @@ run: build
 
 test: lint
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+	# A short real fuzz of the fast path against the full JSONPath path
+	# (counted executions, not a deadline); make fuzz runs it long.
+	CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz '^FuzzSingularFastPath$$' -fuzztime 3000x ./extract/
 
 bench: build
 	$(GO) run ./cmd/hookbench -out bench-out
