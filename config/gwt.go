@@ -140,7 +140,10 @@ func (p *parser) prepareGWT(field string, i int, rt *Trigger) *gwtPrep {
 			p.errf(vf+".key", "is required: a query parameter name")
 			continue
 		}
+		// GWT's request parameters are the servlet's: the query string
+		// and, for a form post, the form fields.
 		p.gwtVar(g, vf, extract.Spec{Query: v.Key, RegexpFilter: v.RegexpFilter}, nil)
+		p.gwtVar(g, vf, extract.Spec{Form: v.Key, RegexpFilter: v.RegexpFilter}, nil)
 	}
 	if rt.RegexpFilterText != nil || rt.RegexpFilterExpression != nil {
 		f, err := trigger.CompileRegexpFilter(deref(rt.RegexpFilterText), deref(rt.RegexpFilterExpression))

@@ -75,7 +75,8 @@ func TestLoad_GWT(t *testing.T) {
 `,
 			check: func(t *testing.T, c *config.Config) {
 				tr, _ := c.Triggers.ByName("all")
-				if len(tr.GWT.Vars) != 5 || len(tr.Filters) != 2 || tr.Spec.Command.Preamble == nil || tr.GWT.Filter == nil {
+				// Each request variable reads the query and the form: 6.
+				if len(tr.GWT.Vars) != 6 || len(tr.Filters) != 2 || tr.Spec.Command.Preamble == nil || tr.GWT.Filter == nil {
 					t.Fatalf("%d vars, %d filters", len(tr.GWT.Vars), len(tr.Filters))
 				}
 			},

@@ -59,7 +59,7 @@ func (g *GWT) resolve(in *extract.Input) (map[string]string, map[string]bool, er
 			}
 			// Header values, and a request parameter named token (it may
 			// be the trigger's token), are never shown in a response.
-			hidden := pass == 0 || (gv.Var.Source() == "query" && gv.Var.Expression() == "token")
+			hidden := pass == 0 || (gv.Var.Source() != "header" && pass == 1 && gv.Var.Expression() == "token")
 			for k, v := range tmp {
 				out[k] = v
 				if hidden {
