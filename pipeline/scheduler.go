@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/store"
@@ -53,6 +54,7 @@ type item struct {
 	body      []byte // the delivery's body while it fits QueuedBodyBudget and QueuedBodyMax, else nil
 	notBefore time.Time
 	cancel    context.CancelCauseFunc
+	ended     atomic.Bool // the command has returned; the run is no longer live
 }
 
 // NewScheduler returns a scheduler writing run directories and logs under
@@ -384,6 +386,7 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 	}
 	job := &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: meta, Payload: body}
 	res := Execute(ctx, it.spec.Command, job)
+	it.ended.Store(true)
 	r.StartedAt, r.EndedAt = res.Started, res.Ended
 	if r.StartedAt.IsZero() {
 		r.StartedAt = time.Now()
@@ -473,6 +476,10 @@ func (s *Scheduler) changed(r *store.Run) {
 func (s *Scheduler) Cancel(ctx context.Context, id, reason string) (bool, error) {
 	s.mu.Lock()
 	if it, ok := s.running[id]; ok {
+		if it.ended.Load() { // its end is being recorded: nothing left to stop
+			s.mu.Unlock()
+			return false, nil
+		}
 		it.cancel(fmt.Errorf("%w: %s", ErrCancelled, reason))
 		s.mu.Unlock()
 		return true, nil
