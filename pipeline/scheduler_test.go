@@ -25,9 +25,12 @@ import (
 // about to exit to the file $EV, sleeping in between. On SIGTERM it
 // writes "term RUN", lingers a little (so a successor starting early
 // would show) and ends with "end RUN".
+// eventScript's trap kills its sleep itself: a SIGTERM that reaches the
+// sleep between the shell's fork and its exec is lost (the shell's handler
+// is still installed there), and the run would wait out its kill grace.
 const eventScript = `
 id=$HOOKTRIGGER_RUN_ID
-trap 'echo "term $id" >> "$EV"; sleep 0.3; echo "end $id" >> "$EV"; exit 143' TERM
+trap 'kill $! 2>/dev/null; echo "term $id" >> "$EV"; sleep 0.3; echo "end $id" >> "$EV"; exit 143' TERM
 echo "start $id" >> "$EV"
 sleep "$NAP" &
 wait $!
