@@ -268,16 +268,7 @@ func (db *DB) writer() {
 				}
 			}
 		case o := <-db.recs:
-			batch = append(batch[:0], o)
-		}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-db.recs:
-				batch = append(batch, o)
-			default:
-				break gather
-			}
+			batch = store.NextBatch(batch, o, db.recs, maxBatch)
 		}
 		db.commit(batch)
 		// Drop the references: an op holds its delivery, body included.

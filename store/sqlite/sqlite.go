@@ -207,16 +207,7 @@ func (db *DB) writer() {
 		case <-db.closed:
 			return
 		case o := <-db.ops:
-			batch = append(batch[:0], o)
-		}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-db.ops:
-				batch = append(batch, o)
-			default:
-				break gather
-			}
+			batch = store.NextBatch(batch, o, db.ops, maxBatch)
 		}
 		db.commit(batch)
 		// Drop the references: an op holds its delivery, body included.
@@ -229,15 +220,14 @@ func (db *DB) commit(batch []*op) {
 	errs, err := db.runBatch(batch)
 	switch {
 	case err == nil:
-	case storageFailure(err) || len(batch) == 1:
+	case len(batch) == 1 && !storageFailure(err):
+		errs[0] = err // a single write's own error is its answer
+	case storageFailure(err):
 		// The storage itself failed (full, I/O, locked): SQLite may have
 		// rolled the transaction back on its own, and nothing of the batch
-		// is written. A single write's own error is its answer.
+		// is written.
 		for i := range batch {
 			errs[i] = unavailable(err)
-		}
-		if len(batch) == 1 && !storageFailure(err) {
-			errs[0] = err
 		}
 	default:
 		// One write failed on its own (a constraint, a bad value) and the
@@ -249,8 +239,6 @@ func (db *DB) commit(batch []*op) {
 					err = unavailable(err)
 				}
 				errs[i] = err
-			} else {
-				errs[i] = nil
 			}
 		}
 	}
@@ -407,23 +395,27 @@ func (db *DB) Delivery(ctx context.Context, id string) (*store.Delivery, error) 
 
 // Deliveries implements store.Store.
 func (db *DB) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
+	q, args := newestFirst(f.Limit, eq{"path = ?", f.Path}, eq{"event = ?", f.Event}, eq{"id < ?", f.Before})
+	return db.deliveries(ctx, false, q, args...)
+}
+
+// eq is one condition of a listing; an empty value leaves it out.
+type eq struct{ cond, value string }
+
+// newestFirst builds the WHERE … ORDER BY id DESC LIMIT tail of a listing.
+func newestFirst(n int, conds ...eq) (string, []any) {
 	var where []string
 	var args []any
-	if f.Path != "" {
-		where, args = append(where, "path = ?"), append(args, f.Path)
-	}
-	if f.Event != "" {
-		where, args = append(where, "event = ?"), append(args, f.Event)
-	}
-	if f.Before != "" {
-		where, args = append(where, "id < ?"), append(args, f.Before)
+	for _, c := range conds {
+		if c.value != "" {
+			where, args = append(where, c.cond), append(args, c.value)
+		}
 	}
 	q := ""
 	if len(where) > 0 {
 		q = "WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit(f.Limit))
-	return db.deliveries(ctx, false, q, args...)
+	return q + " ORDER BY id DESC LIMIT " + strconv.Itoa(limit(n)), args
 }
 
 func limit(n int) int {
@@ -523,25 +515,8 @@ func (db *DB) Run(ctx context.Context, id string) (*store.Run, error) {
 
 // Runs implements store.Store.
 func (db *DB) Runs(ctx context.Context, f store.RunFilter) ([]*store.Run, error) {
-	var where []string
-	var args []any
-	if f.Trigger != "" {
-		where, args = append(where, "trigger = ?"), append(args, f.Trigger)
-	}
-	if f.State != "" {
-		where, args = append(where, "state = ?"), append(args, string(f.State))
-	}
-	if f.Delivery != "" {
-		where, args = append(where, "delivery_id = ?"), append(args, f.Delivery)
-	}
-	if f.Before != "" {
-		where, args = append(where, "id < ?"), append(args, f.Before)
-	}
-	q := ""
-	if len(where) > 0 {
-		q = "WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit(f.Limit))
+	q, args := newestFirst(f.Limit, eq{"trigger = ?", f.Trigger}, eq{"state = ?", string(f.State)},
+		eq{"delivery_id = ?", f.Delivery}, eq{"id < ?", f.Before})
 	rs, err := queryRuns(ctxQuerier{ctx, db.r}, q, args...)
 	return rs, wrap(err)
 }
