@@ -49,7 +49,7 @@ type DB struct {
 
 	// Statements of the hot path, prepared once on the writer connection
 	// (parsing SQL was a tenth of an ingest's CPU).
-	dupStmt, deliveryStmt, runStmt *sql.Stmt
+	dupStmt, deliveryStmt, runStmt, updateRunStmt *sql.Stmt
 
 	// CommitHook, when set before use, is called after every commit with
 	// the batch size and the commit's duration (for metrics).
@@ -60,7 +60,11 @@ const (
 	dupSQL      = `SELECT id FROM deliveries WHERE path = ? AND sender_id = ?`
 	deliverySQL = `INSERT INTO deliveries (id, path, sender_id, provider, event, action, received_at, remote_addr, headers, body, body_size, decisions)
 		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	runSQL = `INSERT INTO runs (id, delivery_id, trigger, state, grp, vars, meta, created_at, started_at, ended_at, exit_code, signal, error, instance, attempt, status_note)
+	// updateRunSQL is UpdateRun's statement for the common case of one
+	// expected current state (a run's start and its end, twice per run).
+	updateRunSQL  = updateRunBase + ` AND state IN (?)`
+	updateRunBase = `UPDATE runs SET state = ?, started_at = ?, ended_at = ?, exit_code = ?, signal = ?, error = ?, instance = ?, attempt = ? WHERE id = ?`
+	runSQL        = `INSERT INTO runs (id, delivery_id, trigger, state, grp, vars, meta, created_at, started_at, ended_at, exit_code, signal, error, instance, attempt, status_note)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
@@ -70,7 +74,7 @@ func (db *DB) prepare() error {
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
-	}{{&db.dupStmt, dupSQL}, {&db.deliveryStmt, deliverySQL}, {&db.runStmt, runSQL}} {
+	}{{&db.dupStmt, dupSQL}, {&db.deliveryStmt, deliverySQL}, {&db.runStmt, runSQL}, {&db.updateRunStmt, updateRunSQL}} {
 		if *p.dst, err = db.w.Prepare(p.sql); err != nil {
 			return err
 		}
@@ -531,15 +535,20 @@ func (db *DB) QueuedRuns(ctx context.Context) ([]*store.Run, error) {
 func (db *DB) UpdateRun(ctx context.Context, r *store.Run, from ...store.State) (bool, error) {
 	changed := false
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		q := `UPDATE runs SET state = ?, started_at = ?, ended_at = ?, exit_code = ?, signal = ?, error = ?, instance = ?, attempt = ? WHERE id = ?`
 		args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.ID}
-		if len(from) > 0 {
-			q += ` AND state IN (` + strings.TrimSuffix(strings.Repeat("?,", len(from)), ",") + `)`
-			for _, s := range from {
-				args = append(args, string(s))
-			}
+		for _, s := range from {
+			args = append(args, string(s))
 		}
-		res, err := tx.Exec(q, args...)
+		var res sql.Result
+		var err error
+		switch len(from) {
+		case 0:
+			res, err = tx.Exec(updateRunBase, args...)
+		case 1:
+			res, err = tx.Stmt(db.updateRunStmt).Exec(args...)
+		default:
+			res, err = tx.Exec(updateRunBase+` AND state IN (`+strings.TrimSuffix(strings.Repeat("?,", len(from)), ",")+`)`, args...)
+		}
 		if err != nil {
 			return err
 		}
@@ -690,7 +699,7 @@ func (db *DB) Close() error {
 		case o := <-db.ops:
 			o.done <- fmt.Errorf("%w: closed", store.ErrUnavailable)
 		default:
-			for _, st := range []*sql.Stmt{db.dupStmt, db.deliveryStmt, db.runStmt} {
+			for _, st := range []*sql.Stmt{db.dupStmt, db.deliveryStmt, db.runStmt, db.updateRunStmt} {
 				st.Close()
 			}
 			return errors.Join(db.r.Close(), db.w.Close())
