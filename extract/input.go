@@ -39,6 +39,7 @@ type Input struct {
 	xmlErr   error
 	bodyOnce sync.Once
 	bodyB    []byte
+	raw      bool // body is the request's raw body (not a form field)
 }
 
 // NewInput returns the Input for one delivery. When the Content-Type header
@@ -60,8 +61,21 @@ func NewInput(body []byte, header http.Header, query url.Values) *Input {
 	}
 	in.body = unsafe.String(unsafe.SliceData(body), len(body))
 	in.bodyB = body
+	in.raw = true
 	in.bodyOnce.Do(func() {})
 	return in
+}
+
+// ObjectBody reports whether the raw request body is one JSON object, from
+// the validation extraction makes anyway (so a provider need not make its
+// own). known is false when the input reads a form's payload field rather
+// than the raw body.
+func (in *Input) ObjectBody() (object, known bool) {
+	if !in.raw {
+		return false, false
+	}
+	_, err := in.validJSON()
+	return err == nil && in.rootKind == '{', true
 }
 
 func isForm(h http.Header) bool {

@@ -84,7 +84,10 @@ func (s *Scheduler) mkBucket(dir string) error {
 }
 
 // RunDir is the directory of one run: its log, payload and variables file.
-func (s *Scheduler) RunDir(id string) string { return filepath.Join(s.dir, id[len(id)-2:], id) }
+// Run directories are spread over 32 parents by the last (random) character
+// of the id; more parents would cost a mkdir on most runs of a young data
+// directory, for no gain (a directory of many entries is indexed).
+func (s *Scheduler) RunDir(id string) string { return filepath.Join(s.dir, id[len(id)-1:], id) }
 
 // LogPath is the path of a run's log file.
 func (s *Scheduler) LogPath(id string) string { return filepath.Join(s.RunDir(id), "log") }

@@ -27,6 +27,12 @@ type Request struct {
 	Body       []byte
 	RemoteAddr string    // client IP as decided by the server (after trusted proxies)
 	Now        time.Time // for timestamp tolerance; zero means time.Now()
+
+	// ObjectBody, when set, reports whether Body is one JSON object from a
+	// validation the caller makes anyway (known is false when it cannot
+	// tell); a provider that accepts only JSON objects then skips its own
+	// pass over the body when the answer is yes.
+	ObjectBody func() (object, known bool)
 }
 
 // Time returns r.Now, or the current time when r.Now is zero.

@@ -15,11 +15,16 @@ import (
 // inspector reads a request once per provider and remembers the reading.
 type inspector struct {
 	req   *providers.Request
+	in    *extract.Input // the triggers' extraction input, shared
 	infos map[any]*providers.Info
 }
 
+// newInspector prepares the reading of req. Providers reuse the extraction
+// input's validation of the body instead of making their own.
 func newInspector(req *providers.Request) *inspector {
-	return &inspector{req: req, infos: map[any]*providers.Info{}}
+	in := extract.NewInput(req.Body, req.Header, req.Query)
+	req.ObjectBody = in.ObjectBody
+	return &inspector{req: req, in: in, infos: map[any]*providers.Info{}}
 }
 
 // info is t's provider's reading of the request; errors wrap
@@ -60,7 +65,7 @@ func (s *Server) evaluate(path string, preq *providers.Request, ins *inspector, 
 	if err != nil {
 		return nil, err
 	}
-	in := extract.NewInput(preq.Body, preq.Header, preq.Query)
+	in := ins.in
 	del := &store.Delivery{
 		ID: store.NewID(), Path: path, SenderID: first.DeliveryID, Provider: authorized[0].ProviderName,
 		Event: first.Event, Action: first.Action, ReceivedAt: received, RemoteAddr: preq.RemoteAddr,

@@ -551,7 +551,7 @@ func TestRetention(t *testing.T) {
 	}
 	runID := a.Runs[0].ID
 	WaitRun(t, p.URL, "api-secret", runID)
-	runDir := filepath.Join(dir, "data", "runs", runID[len(runID)-2:], runID)
+	runDir := filepath.Join(dir, "data", "runs", runID[len(runID)-1:], runID)
 	if _, err := os.Stat(filepath.Join(runDir, "log")); err != nil {
 		t.Fatalf("the run's log: %v", err)
 	}
@@ -626,7 +626,7 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("want the 2 newest runs %v kept, got %s", ids[2:], r.Body)
 		}
 		for _, id := range ids[:2] {
-			if _, err := os.Stat(filepath.Join(dir, "data", "runs", id[len(id)-2:], id)); !os.IsNotExist(err) {
+			if _, err := os.Stat(filepath.Join(dir, "data", "runs", id[len(id)-1:], id)); !os.IsNotExist(err) {
 				t.Errorf("pruned run %s keeps its directory: %v", id, err)
 			}
 		}

@@ -153,7 +153,7 @@ func (p *Provider) Inspect(r *providers.Request) (*providers.Info, error) {
 		body = []byte(js)
 		info.Payload = js
 	}
-	if !payload.Valid(body) {
+	if !payload.Object(r, body) {
 		return nil, errNotJSON
 	}
 	fill(info, payload.Doc(body))

@@ -146,7 +146,7 @@ var kindEvents = map[string]string{
 // Inspect names the event and delivery and reads the normalised fields (see
 // the package documentation). Errors wrap providers.ErrMalformed.
 func (p *Provider) Inspect(r *providers.Request) (*providers.Info, error) {
-	if !payload.Valid(r.Body) {
+	if !payload.Object(r, r.Body) {
 		return nil, errNotJSON
 	}
 	info := &providers.Info{DeliveryID: r.Header.Get(providers.HeaderWebhookID)}

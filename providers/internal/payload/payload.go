@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/hooktrigger/hooktrigger/providers"
 )
 
 // Doc returns a gjson object over body without copying it. Results taken from
@@ -14,6 +16,19 @@ import (
 // which copy.
 func Doc(body []byte) gjson.Result {
 	return gjson.Result{Type: gjson.JSON, Raw: view(body)}
+}
+
+// Object reports whether body is one JSON object. When body is r.Body and
+// r.ObjectBody already found it one, the body is not read again; any other
+// answer is checked here, so a stricter earlier validation (nesting limits)
+// never rejects what Valid accepts.
+func Object(r *providers.Request, body []byte) bool {
+	if r.ObjectBody != nil && len(body) > 0 && len(body) == len(r.Body) && &body[0] == &r.Body[0] {
+		if object, known := r.ObjectBody(); known && object {
+			return true
+		}
+	}
+	return Valid(body)
 }
 
 // Valid reports whether body is one JSON object.
