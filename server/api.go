@@ -209,8 +209,12 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) {
 func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request) {
 	runs, err := s.Replay(r.Context(), r.PathValue("id"))
 	if err != nil {
-		if errors.Is(err, errNothingToReplay) {
+		switch {
+		case errors.Is(err, errNothingToReplay):
 			writeError(w, http.StatusConflict, err.Error())
+			return
+		case errors.Is(err, errBodyPruned):
+			writeError(w, http.StatusGone, err.Error())
 			return
 		}
 		s.storeError(w, err)
@@ -223,7 +227,12 @@ func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, reply)
 }
 
-var errNothingToReplay = errors.New("the delivery started no run; nothing to replay")
+var (
+	errNothingToReplay = errors.New("the delivery started no run; nothing to replay")
+	// errBodyPruned refuses a replay whose builds would read an empty
+	// payload in place of the one they were triggered with.
+	errBodyPruned = errors.New("the delivery's body was removed by retention (retention.deliveries); it cannot be replayed")
+)
 
 // Replay records and schedules new runs copying the runs of a stored
 // delivery. The copies belong to a new delivery record that points at the
@@ -239,6 +248,9 @@ func (s *Server) Replay(ctx context.Context, id string) ([]*store.Run, error) {
 	}
 	if len(old) == 0 {
 		return nil, errNothingToReplay
+	}
+	if len(d.Body) == 0 && d.BodySize > 0 {
+		return nil, errBodyPruned
 	}
 	nd := *d
 	nd.ID = store.NewID()

@@ -203,8 +203,12 @@ func prettyPayload(body []byte) (string, bool) {
 func (s *Server) uiReplay(w http.ResponseWriter, r *http.Request, sess *session) {
 	runs, err := s.Replay(r.Context(), r.PathValue("id"))
 	if err != nil {
-		if errors.Is(err, errNothingToReplay) {
+		switch {
+		case errors.Is(err, errNothingToReplay):
 			s.uiError(w, r, sess, http.StatusConflict, "This delivery started no run, so there is nothing to replay.")
+			return
+		case errors.Is(err, errBodyPruned):
+			s.uiError(w, r, sess, http.StatusGone, "This delivery's body was removed by retention (retention.deliveries), so it cannot be replayed.")
 			return
 		}
 		s.uiStoreError(w, r, sess, err)

@@ -641,3 +641,42 @@ func readFile(tb testing.TB, path string) string {
 	}
 	return string(b)
 }
+
+// TestReplay_PrunedBodyRefused: once retention has removed a delivery's
+// body, replaying it would run the builds on an empty payload; the API
+// refuses with 410 and says why, and no run is created.
+func TestReplay_PrunedBodyRefused(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	p := MustServe(t, githubConfig(t, dir, out, 2, "retention: {deliveries: 2s}"))
+	api := map[string]string{"Authorization": "Bearer api-secret"}
+	a, err := send(t, newClient(1), p.URL+"/hooks/app", "pruned-body")
+	if err != nil || a.Status != http.StatusAccepted {
+		t.Fatalf("send: %v %+v", err, a)
+	}
+	WaitRun(t, p.URL, "api-secret", a.Runs[0].ID)
+
+	// Before retention: the replay is accepted.
+	if r := Do(t, "POST", p.URL+"/api/deliveries/"+a.Delivery+"/replay", nil, api); r.Status != http.StatusAccepted {
+		t.Fatalf("replay with the body kept: %d %s", r.Status, r.Body)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := Do(t, "GET", p.URL+"/api/deliveries/"+a.Delivery, nil, api)
+		if b, _ := r.JSON(t)["body"].(string); b == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery body was not pruned within 60s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	runsBefore := Do(t, "GET", p.URL+"/api/runs?limit=100", nil, api).Body
+	r := Do(t, "POST", p.URL+"/api/deliveries/"+a.Delivery+"/replay", nil, api)
+	if r.Status != http.StatusGone || !strings.Contains(string(r.Body), "retention") {
+		t.Fatalf("replay of a pruned body: %d %s, want 410 naming retention", r.Status, r.Body)
+	}
+	if after := Do(t, "GET", p.URL+"/api/runs?limit=100", nil, api).Body; string(after) != string(runsBefore) {
+		t.Fatalf("a refused replay changed the runs:\nbefore %s\nafter  %s", runsBefore, after)
+	}
+}
