@@ -182,10 +182,15 @@ func readStore(tb testing.TB, dbPath string) *storedState {
 		tb.Fatal(err)
 	}
 	defer db.Close()
+	return readAll(tb, db)
+}
+
+// readAll lists every delivery and run of db.
+func readAll(tb testing.TB, db store.Store) *storedState {
+	tb.Helper()
 	ctx := context.Background()
 	st := &storedState{deliveries: map[string][]*store.Delivery{}, runs: map[string][]*store.Run{}}
-	before := ""
-	for {
+	for before := ""; ; {
 		ds, err := db.Deliveries(ctx, store.DeliveryFilter{Before: before, Limit: 1000})
 		if err != nil {
 			tb.Fatal(err)
@@ -198,8 +203,7 @@ func readStore(tb testing.TB, dbPath string) *storedState {
 		}
 		before = ds[len(ds)-1].ID
 	}
-	before = ""
-	for {
+	for before := ""; ; {
 		rs, err := db.Runs(ctx, store.RunFilter{Before: before, Limit: 1000})
 		if err != nil {
 			tb.Fatal(err)

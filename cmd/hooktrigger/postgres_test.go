@@ -123,40 +123,12 @@ triggers:
 // readPostgres lists every delivery and run of the database.
 func readPostgres(tb testing.TB, dbURL string) *storedState {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, dbURL, postgres.Options{})
+	db, err := postgres.Open(context.Background(), dbURL, postgres.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer db.Close()
-	st := &storedState{deliveries: map[string][]*store.Delivery{}, runs: map[string][]*store.Run{}}
-	for before := ""; ; {
-		ds, err := db.Deliveries(ctx, store.DeliveryFilter{Before: before, Limit: 1000})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(ds) == 0 {
-			break
-		}
-		for _, d := range ds {
-			st.deliveries[d.SenderID] = append(st.deliveries[d.SenderID], d)
-		}
-		before = ds[len(ds)-1].ID
-	}
-	for before := ""; ; {
-		rs, err := db.Runs(ctx, store.RunFilter{Before: before, Limit: 1000})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(rs) == 0 {
-			break
-		}
-		for _, r := range rs {
-			st.runs[r.DeliveryID] = append(st.runs[r.DeliveryID], r)
-		}
-		before = rs[len(rs)-1].ID
-	}
-	return st
+	return readAll(tb, db)
 }
 
 // TestPostgres_TwoInstances runs two real servers on one database and
