@@ -17,40 +17,11 @@ import (
 
 	"github.com/hooktrigger/hooktrigger/store"
 	"github.com/hooktrigger/hooktrigger/store/postgres"
+	"github.com/hooktrigger/hooktrigger/store/storetest"
 )
 
-// mustDatabase creates an empty database on the server named by
-// HOOKTRIGGER_TEST_POSTGRES and returns its URL; it skips tb when the
-// variable is unset (.ci/run sets it).
-func mustDatabase(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("HOOKTRIGGER_TEST_POSTGRES")
-	if base == "" {
-		tb.Skip("HOOKTRIGGER_TEST_POSTGRES is not set (postgres://user@127.0.0.1:port/db); .ci/run starts a PostgreSQL server and sets it")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatalf("HOOKTRIGGER_TEST_POSTGRES is set but the server does not answer: %v", err)
-	}
-	defer admin.Close(ctx)
-	name := "ht_" + strings.ToLower(store.NewID())
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			_, _ = c.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`)
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+// mustDatabase is storetest.PostgresDatabase: an empty database, or a skip.
+var mustDatabase = storetest.PostgresDatabase
 
 // pgInstance writes the config of one instance (its own data_dir, the
 // shared database) in dir/name and returns its path. The triggers:
