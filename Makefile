@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 60s
 
-.PHONY: all build run test bench fuzz lint clean
+.PHONY: all build run test bench fuzz lint clean screenshots
 
 all: build
 
@@ -25,6 +25,11 @@ test: lint
 
 bench: build
 	$(GO) run ./cmd/hookbench -out bench-out
+
+# Rewrite docs/screenshots from the browser tests (needs Chromium).
+screenshots:
+	HOOKTRIGGER_UPDATE_SCREENSHOTS=1 HOOKTRIGGER_TEST_CHROMIUM=$${HOOKTRIGGER_TEST_CHROMIUM:-/usr/bin/chromium} \
+	  CGO_ENABLED=0 $(GO) test -count=1 -run 'TestUI' ./cmd/hooktrigger/
 
 # Long fuzzing of every fuzz target, FUZZTIME each.
 fuzz:

@@ -3,7 +3,9 @@ package main
 // Browser tests of the web UI: the real binary, real HTTP on loopback and
 // Debian's Chromium driven through chromedp. They skip when no Chromium is
 // installed, unless HOOKTRIGGER_TEST_CHROMIUM is set (as .ci/run does), in
-// which case they must run. Each saves a screenshot under docs/screenshots.
+// which case they must run. Each takes a screenshot; with
+// HOOKTRIGGER_UPDATE_SCREENSHOTS=1 (make screenshots) they are saved under
+// docs/screenshots for the README.
 
 import (
 	"context"
@@ -127,14 +129,22 @@ func waitFor(tb testing.TB, tab context.Context, what, predicate string) {
 	tb.Fatalf("waiting for %s: not within 45s (last error %v)\npage:\n%s", what, lastErr, body)
 }
 
-// screenshot saves the viewport as docs/screenshots/name.
+// screenshot captures the whole page once it is laid out, and saves it as
+// docs/screenshots/name when HOOKTRIGGER_UPDATE_SCREENSHOTS=1.
 func screenshot(tb testing.TB, tab context.Context, name string) {
 	tb.Helper()
+	waitFor(tb, tab, "a laid-out page to screenshot", `document.readyState === 'complete' && document.documentElement.clientWidth > 0`)
 	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tb.Fatalf("screenshot: %v", err)
+	}
+	if len(png) == 0 {
+		tb.Fatal("screenshot: empty image")
+	}
+	if os.Getenv("HOOKTRIGGER_UPDATE_SCREENSHOTS") != "1" {
+		return
 	}
 	dir := filepath.Join("..", "..", "docs", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -322,8 +332,13 @@ func TestUI_Browser(t *testing.T) {
 		slowID := firstRun(t, reply)
 		browse(t, tab, chromedp.Navigate(p.URL+"/ui/runs/"+slowID))
 		waitFor(t, tab, "the build to start", `document.getElementById('log').textContent.indexOf('started') >= 0`)
+		// The form posts and the server redirects back to the run's page.
+		// The old page may show "cancelled" first (its log stream ends),
+		// so wait for the new document, or the screenshot may land
+		// mid-navigation.
+		eval[bool](t, tab, `(window.__beforeCancel = true)`)
 		browse(t, tab, chromedp.Click(chromedp.CSS("#cancel")))
-		waitFor(t, tab, "the cancelled state", `document.getElementById('run-state') && document.getElementById('run-state').textContent === 'cancelled'`)
+		waitFor(t, tab, "the run page after Cancel", `!window.__beforeCancel && document.readyState === 'complete' && document.getElementById('run-state') && document.getElementById('run-state').textContent === 'cancelled'`)
 		got := WaitRun(t, p.URL, uiToken, slowID)
 		if got["state"] != "cancelled" {
 			t.Fatalf("run after Cancel: %v", got)
