@@ -25,12 +25,15 @@ import (
 // about to exit to the file $EV, sleeping in between. On SIGTERM it
 // writes "term RUN", lingers a little (so a successor starting early
 // would show) and ends with "end RUN".
-// eventScript's trap kills its sleep itself: a SIGTERM that reaches the
-// sleep between the shell's fork and its exec is lost (the shell's handler
-// is still installed there), and the run would wait out its kill grace.
+// eventScript's trap kills its sleep itself, with SIGKILL: a SIGTERM that
+// reaches the sleep between the shell's fork and its exec is lost (the
+// shell's handler is still installed there). On a loaded machine the child
+// may not have run at all before the trap, so a second SIGTERM from the
+// trap is lost the same way, and the run would wait out its kill grace
+// (seen in CI: the sleep outlived its shell, ppid 1).
 const eventScript = `
 id=$HOOKTRIGGER_RUN_ID
-trap 'kill $! 2>/dev/null; echo "term $id" >> "$EV"; sleep 0.3; echo "end $id" >> "$EV"; exit 143' TERM
+trap 'kill -KILL $! 2>/dev/null; echo "term $id" >> "$EV"; sleep 0.3; echo "end $id" >> "$EV"; exit 143' TERM
 echo "start $id" >> "$EV"
 sleep "$NAP" &
 wait $!
@@ -455,7 +458,8 @@ func TestScheduler_Cancel(t *testing.T) {
 	}
 	runs := h.wait(running, queued)
 	if r := runs[0]; r.State != store.Cancelled || r.Signal != "SIGTERM" || !strings.Contains(r.Error, "by test") {
-		t.Fatalf("running run: %+v", r)
+		b, _ := os.ReadFile(ev)
+		t.Fatalf("running run: %+v\n%s", r, b)
 	}
 	if r := runs[1]; r.State != store.Cancelled || !r.StartedAt.IsZero() {
 		t.Fatalf("queued run: %+v", r)
