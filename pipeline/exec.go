@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -167,30 +169,33 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	if err != nil {
 		return fail(fmt.Errorf("pipeline: pipe: %w", err))
 	}
+	pidfd := -1
 	c := &exec.Cmd{
 		Path:        path,
 		Args:        argv,
 		Env:         env,
 		Dir:         dir,
+		Stdin:       devNull(),
 		Stdout:      pw,
 		Stderr:      pw,
-		SysProcAttr: groupAttr(),
+		SysProcAttr: groupAttr(&pidfd),
 	}
 	// Pdeathsig fires when the thread that forked the child exits, not the
-	// process; Go ends a thread when a goroutine locked to it returns. So
-	// start and wait on one locked thread, which then lives as long as the
-	// child does.
+	// process. Go ends a thread only when a goroutine locked to it returns
+	// without unlocking, which no code of hooktrigger does; the start runs
+	// on a locked thread so that it is not one about to end that way.
 	startErr := make(chan error, 1)
 	exited := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := c.Start(); err != nil {
-			startErr <- err
+		err := c.Start()
+		runtime.UnlockOSThread()
+		startErr <- err
+		if err != nil {
 			return
 		}
-		startErr <- nil
-		exited <- c.Wait()
+		waitExited(pidfd)
+		exited <- c.Wait() // reaps at once: the child has exited
 	}()
 	err = <-startErr
 	pw.Close()
@@ -330,6 +335,16 @@ func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *erro
 	}
 	return sent
 }
+
+// devNull is the builds' standard input: /dev/null, opened once rather
+// than by every start. Nil (exec then opens it itself) if it cannot be.
+var devNull = sync.OnceValue(func() io.Reader {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil
+	}
+	return f
+})
 
 // writeJobFiles creates the run directory and writes the payload, the
 // JSON variables file and, in VarsDir, a file for each variable named in

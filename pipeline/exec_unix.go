@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"unsafe"
 )
 
 // groupAttr puts the child in a process group of its own, so that one
@@ -14,9 +15,54 @@ import (
 // SIGKILL the child if hooktrigger dies. Pdeathsig reaches the child only:
 // its descendants outlive a crash of hooktrigger, with their log pipe closed
 // (their next write gets SIGPIPE).
-func groupAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+//
+// pidfd, when not nil, receives a pidfd of the child (see waitExited).
+func groupAttr(pidfd *int) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, PidFD: pidfd}
 }
+
+// waitExited returns once the process of pidfd has exited, without
+// reaping it, and closes pidfd. It waits in the network poller (a pidfd
+// becomes readable when its process exits) rather than in a blocking
+// waitid: a thread held in a system call for the life of every build costs
+// the runtime a thread hand-off and a wake-up of its monitor each time.
+// When the pidfd cannot be polled it returns at once, and the caller's
+// blocking wait does the waiting.
+func waitExited(pidfd int) {
+	if pidfd < 0 {
+		return
+	}
+	if err := syscall.SetNonblock(pidfd, true); err != nil {
+		syscall.Close(pidfd)
+		return
+	}
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Read(func(fd uintptr) bool {
+		var info [128]byte // siginfo_t
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPidfd, fd, uintptr(unsafe.Pointer(&info[0])),
+			syscall.WEXITED|syscall.WNOHANG|wNowait, 0, 0)
+		if e != 0 {
+			return true // let the caller's wait report it
+		}
+		// With WNOHANG, si_pid stays zero while the process runs.
+		return *(*int32)(unsafe.Pointer(&info[siPidOffset])) != 0
+	})
+}
+
+const (
+	pPidfd  = 3         // P_PIDFD
+	wNowait = 0x1000000 // WNOWAIT
+	// siPidOffset is where siginfo_t holds si_pid: after three ints
+	// (si_signo, si_errno, si_code), at the start of a union aligned like
+	// a pointer.
+	siPidOffset = (12 + wordSize - 1) &^ (wordSize - 1)
+	wordSize    = unsafe.Sizeof(uintptr(0))
+)
 
 // signalGroup sends sig to every process of the group pgid.
 func signalGroup(pgid int, sig syscall.Signal) {
