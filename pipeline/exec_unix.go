@@ -43,14 +43,14 @@ func waitExited(pidfd int) {
 		return
 	}
 	_ = rc.Read(func(fd uintptr) bool {
-		var info [128]byte // siginfo_t
-		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPidfd, fd, uintptr(unsafe.Pointer(&info[0])),
+		var info [16]uint64 // siginfo_t: 128 bytes, aligned for its fields
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPidfd, fd, uintptr(unsafe.Pointer(&info)),
 			syscall.WEXITED|syscall.WNOHANG|wNowait, 0, 0)
 		if e != 0 {
 			return true // let the caller's wait report it
 		}
 		// With WNOHANG, si_pid stays zero while the process runs.
-		return *(*int32)(unsafe.Pointer(&info[siPidOffset])) != 0
+		return *(*int32)(unsafe.Add(unsafe.Pointer(&info), siPidOffset)) != 0
 	})
 }
 

@@ -590,9 +590,8 @@ func TestRetention(t *testing.T) {
 	if time.Since(sent) < keepRuns {
 		t.Fatalf("run pruned after %s, before its retention of %s", time.Since(sent), keepRuns)
 	}
-	if _, err := os.Stat(runDir); !os.IsNotExist(err) {
-		t.Fatalf("the pruned run's directory is still there: %v", err)
-	}
+	// The rows go first, then the directories: wait for those too.
+	waitGone(t, runDir, "the pruned run's directory")
 	p.Stop(t)
 
 	t.Run("MaxRuns", func(t *testing.T) {
@@ -630,11 +629,27 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("want the 2 newest runs %v kept, got %s", ids[2:], r.Body)
 		}
 		for _, id := range ids[:2] {
-			if _, err := os.Stat(filepath.Join(dir, "data", "runs", id[len(id)-1:], id)); !os.IsNotExist(err) {
-				t.Errorf("pruned run %s keeps its directory: %v", id, err)
-			}
+			waitGone(t, filepath.Join(dir, "data", "runs", id[len(id)-1:], id), "the directory of pruned run "+id)
 		}
 	})
+}
+
+// waitGone waits up to 30s for path to stop existing: retention deletes a
+// run's record first and its directory after, so the API can answer 404
+// a moment before the directory is gone.
+func waitGone(tb testing.TB, path, what string) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := os.Stat(path)
+		if os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s is still there after 30s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func readFile(tb testing.TB, path string) string {
