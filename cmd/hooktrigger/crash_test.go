@@ -591,7 +591,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("run pruned after %s, before its retention of %s", time.Since(sent), keepRuns)
 	}
 	// The rows go first, then the directories: wait for those too.
-	waitGone(t, runDir, "the pruned run's directory")
+	waitUntil(t, "the pruned run's directory to go", gone(runDir))
 	p.Stop(t)
 
 	t.Run("MaxRuns", func(t *testing.T) {
@@ -629,27 +629,9 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("want the 2 newest runs %v kept, got %s", ids[2:], r.Body)
 		}
 		for _, id := range ids[:2] {
-			waitGone(t, filepath.Join(dir, "data", "runs", id[len(id)-1:], id), "the directory of pruned run "+id)
+			waitUntil(t, "the directory of pruned run "+id+" to go", gone(filepath.Join(dir, "data", "runs", id[len(id)-1:], id)))
 		}
 	})
-}
-
-// waitGone waits up to 30s for path to stop existing: retention deletes a
-// run's record first and its directory after, so the API can answer 404
-// a moment before the directory is gone.
-func waitGone(tb testing.TB, path, what string) {
-	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := os.Stat(path)
-		if os.IsNotExist(err) {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s is still there after 30s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func readFile(tb testing.TB, path string) string {
@@ -697,5 +679,13 @@ func TestReplay_PrunedBodyRefused(t *testing.T) {
 	}
 	if after := Do(t, "GET", p.URL+"/api/runs?limit=100", nil, api).Body; string(after) != string(runsBefore) {
 		t.Fatalf("a refused replay changed the runs:\nbefore %s\nafter  %s", runsBefore, after)
+	}
+}
+
+// gone reports, when called, whether path no longer exists.
+func gone(path string) func() bool {
+	return func() bool {
+		_, err := os.Stat(path)
+		return os.IsNotExist(err)
 	}
 }
