@@ -336,7 +336,7 @@ func (s *Scheduler) start(it *item) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.execute(ctx, it)
+		recorded := s.execute(ctx, it)
 		cancel(nil)
 		s.mu.Lock()
 		delete(s.running, it.run.ID)
@@ -347,19 +347,25 @@ func (s *Scheduler) start(it *item) {
 			}
 		}
 		s.mu.Unlock()
+		// The next run claimed by this dispatch commits with the end
+		// of this one or after it (see finishOrdered).
 		s.dispatch()
+		recorded()
 	}()
 }
 
-func (s *Scheduler) execute(ctx context.Context, it *item) {
+// execute runs it and submits the record of its end. It returns what waits
+// for that record to be committed.
+func (s *Scheduler) execute(ctx context.Context, it *item) (recorded func()) {
+	done := func() {}
 	r := it.run
 	ok, err := s.claim(it) // see claim.go
 	if err != nil {
 		s.log.Error("cannot record run start", "run", r.ID, "err", err)
-		return
+		return done
 	}
 	if !ok { // cancelled through the API before it started
-		return
+		return done
 	}
 	s.changed(r)
 	body := it.body
@@ -374,7 +380,7 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 	if err := s.mkBucket(filepath.Dir(dir)); err != nil {
 		r.State, r.EndedAt, r.Error = store.Failed, time.Now(), "cannot create the run directory: "+err.Error()
 		s.finish(r, store.Running)
-		return
+		return done
 	}
 	meta := r.Meta
 	if meta[metaPrefix+"RUN_ID"] != r.ID {
@@ -423,14 +429,16 @@ func (s *Scheduler) execute(ctx context.Context, it *item) {
 	default:
 		r.State = store.Failed
 	}
-	s.finish(r, store.Running)
 	if r.State == store.Interrupted && it.spec.RetryInterrupted {
+		s.finish(r, store.Running)
 		// Stopped by a shutdown: queued again for the next start, as
 		// after a crash.
 		if err := s.requeue(context.Background(), r); err != nil {
 			s.log.Error("cannot queue an interrupted run again", "run", r.ID, "err", err)
 		}
+		return done
 	}
+	return s.finishOrdered(r, store.Running)
 }
 
 // requeue records an interrupted run as queued again, as its next attempt.
@@ -452,7 +460,33 @@ func (s *Scheduler) requeue(ctx context.Context, r *store.Run) error {
 
 // finish records a final state reached from state from.
 func (s *Scheduler) finish(r *store.Run, from store.State) {
-	if _, err := s.store.UpdateRun(context.Background(), r, from); err != nil {
+	_, err := s.store.UpdateRun(context.Background(), r, from)
+	s.ended(r, err)
+}
+
+// finishOrdered submits the record of r's final state and returns what
+// waits for its commit. With a store.Ordered store the worker is free
+// before that commit: the next run's claim, submitted after, commits in the
+// same transaction or a later one, so a crash can never show the next run
+// started and this one still running. Other stores write it at once (a
+// shared store's claim counts the group's running runs).
+func (s *Scheduler) finishOrdered(r *store.Run, from store.State) (recorded func()) {
+	o, ok := s.store.(store.Ordered)
+	if !ok {
+		s.finish(r, from)
+		return func() {}
+	}
+	wait := o.SubmitUpdateRun(r, from)
+	return func() {
+		_, err := wait()
+		s.ended(r, err)
+	}
+}
+
+// ended logs the end of r once recorded (err says the record failed) and
+// reports the change.
+func (s *Scheduler) ended(r *store.Run, err error) {
+	if err != nil {
 		s.log.Error("cannot record run end", "run", r.ID, "state", r.State, "err", err)
 		return
 	}

@@ -153,6 +153,19 @@ type Store interface {
 	Close() error
 }
 
+// Ordered is implemented by a store whose writes commit in the order they
+// are submitted (one writer, as the embedded store has). The scheduler uses
+// it to record a run's end without waiting for the commit before the next
+// run of the same worker is claimed: the claim, submitted later, commits in
+// the same transaction or a later one, so the end is on disk before the
+// next build starts.
+type Ordered interface {
+	// SubmitUpdateRun queues the write UpdateRun(ctx, r, from...) would
+	// make, taking r's fields now, and returns without waiting; wait
+	// returns the write's outcome once it is committed.
+	SubmitUpdateRun(r *Run, from ...State) (wait func() (bool, error))
+}
+
 // Shared is implemented by stores that several instances use at once
 // (postgres). The scheduler claims runs through it, so that each run executes
 // on exactly one instance and concurrency groups hold across instances.

@@ -82,7 +82,10 @@ func (db *DB) prepare() error {
 	return nil
 }
 
-var _ store.Store = (*DB)(nil)
+var (
+	_ store.Store   = (*DB)(nil)
+	_ store.Ordered = (*DB)(nil)
+)
 
 type op struct {
 	fn   func(tx *sql.Tx) error
@@ -315,6 +318,11 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	// Once queued, the write is waited for even if ctx ends: the caller
 	// must learn whether it committed.
+	return db.await(o)
+}
+
+// await waits for a queued write's commit.
+func (db *DB) await(o *op) error {
 	select {
 	case err := <-o.done:
 		return err
@@ -533,12 +541,36 @@ func (db *DB) QueuedRuns(ctx context.Context) ([]*store.Run, error) {
 
 // UpdateRun implements store.Store.
 func (db *DB) UpdateRun(ctx context.Context, r *store.Run, from ...store.State) (bool, error) {
-	changed := false
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.ID}
-		for _, s := range from {
-			args = append(args, string(s))
-		}
+	fn, changed := db.updateRun(r, from)
+	err := db.write(ctx, fn)
+	return *changed, wrap(err)
+}
+
+// SubmitUpdateRun implements store.Ordered: ops are committed in the order
+// they enter db.ops.
+func (db *DB) SubmitUpdateRun(r *store.Run, from ...store.State) (wait func() (bool, error)) {
+	fn, changed := db.updateRun(r, from)
+	o := &op{fn: fn, done: make(chan error, 1)}
+	select {
+	case db.ops <- o:
+	case <-db.closed:
+		return func() (bool, error) { return false, fmt.Errorf("%w: closed", store.ErrUnavailable) }
+	}
+	return func() (bool, error) {
+		err := db.await(o)
+		return *changed, wrap(err)
+	}
+}
+
+// updateRun returns UpdateRun's write, with r's fields taken now, and where
+// it reports whether a row changed.
+func (db *DB) updateRun(r *store.Run, from []store.State) (func(tx *sql.Tx) error, *bool) {
+	changed := new(bool)
+	args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.ID}
+	for _, s := range from {
+		args = append(args, string(s))
+	}
+	return func(tx *sql.Tx) error {
 		var res sql.Result
 		var err error
 		switch len(from) {
@@ -553,10 +585,9 @@ func (db *DB) UpdateRun(ctx context.Context, r *store.Run, from ...store.State) 
 			return err
 		}
 		n, _ := res.RowsAffected()
-		changed = n > 0
+		*changed = n > 0
 		return nil
-	})
-	return changed, wrap(err)
+	}, changed
 }
 
 // SetStatusNote implements store.Store.

@@ -166,3 +166,51 @@ func BenchmarkRecord(b *testing.B) {
 		b.ReportMetric(float64(records.Load())/float64(c), "records/commit")
 	}
 }
+
+// A write submitted with SubmitUpdateRun is committed, in the same
+// transaction or an earlier one, by the time a write submitted after it
+// returns: the scheduler relies on it to record a run's end without
+// waiting, before the next run's start.
+func TestDB_SubmitUpdateRunCommitsInOrder(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, filepath.Join(t.TempDir(), "h.db"))
+	for i := range 50 {
+		_, first := newDelivery("/hooks/a", "a"+strconv.Itoa(i))
+		d, second := newDelivery("/hooks/a", "b"+strconv.Itoa(i))
+		first[0].DeliveryID = d.ID
+		runs := []*store.Run{first[0], second[0]}
+		if _, err := db.Record(ctx, d, runs); err != nil {
+			t.Fatal(err)
+		}
+		ended := *first[0]
+		ended.State, ended.StartedAt, ended.EndedAt = store.Succeeded, time.Now(), time.Now()
+		wait := db.SubmitUpdateRun(&ended, store.Queued)
+		ended.State = store.Failed // taken at submission: this must not be written
+		started := *second[0]
+		started.State, started.StartedAt = store.Running, time.Now()
+		if ok, err := db.UpdateRun(ctx, &started, store.Queued); !ok || err != nil {
+			t.Fatalf("claim of the next run: %v %v", ok, err)
+		}
+		got, err := db.Run(ctx, first[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != store.Succeeded {
+			t.Fatalf("round %d: after the later write returned, the submitted one reads %q, want succeeded", i, got.State)
+		}
+		if ok, err := wait(); !ok || err != nil {
+			t.Fatalf("submitted write: %v %v", ok, err)
+		}
+	}
+	// A submitted write whose condition does not hold changes nothing.
+	_, runs := newDelivery("/hooks/a", "c")
+	d, _ := newDelivery("/hooks/a", "c")
+	runs[0].DeliveryID = d.ID
+	if _, err := db.Record(ctx, d, runs); err != nil {
+		t.Fatal(err)
+	}
+	runs[0].State = store.Succeeded
+	if ok, err := db.SubmitUpdateRun(runs[0], store.Running)(); ok || err != nil {
+		t.Fatalf("conditional write of a queued run from running: %v %v, want false nil", ok, err)
+	}
+}
