@@ -411,6 +411,10 @@ func (db *DB) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.
 	return db.deliveries(ctx, false, q, args...)
 }
 
+// live is the condition of the runs_live index (migration 2), which a
+// query must repeat word for word for SQLite to use that index.
+const live = `state IN ('queued', 'running')`
+
 // eq is one condition of a listing; an empty value leaves it out.
 type eq struct{ cond, value string }
 
@@ -527,7 +531,11 @@ func (db *DB) Run(ctx context.Context, id string) (*store.Run, error) {
 
 // Runs implements store.Store.
 func (db *DB) Runs(ctx context.Context, f store.RunFilter) ([]*store.Run, error) {
-	q, args := newestFirst(f.Limit, eq{"trigger = ?", f.Trigger}, eq{"state = ?", string(f.State)},
+	state := eq{"state = ?", string(f.State)}
+	if f.State == store.Queued || f.State == store.Running {
+		state.cond += ` AND ` + live
+	}
+	q, args := newestFirst(f.Limit, eq{"trigger = ?", f.Trigger}, state,
 		eq{"delivery_id = ?", f.Delivery}, eq{"id < ?", f.Before})
 	rs, err := queryRuns(ctxQuerier{ctx, db.r}, q, args...)
 	return rs, wrap(err)
@@ -535,7 +543,7 @@ func (db *DB) Runs(ctx context.Context, f store.RunFilter) ([]*store.Run, error)
 
 // QueuedRuns implements store.Store.
 func (db *DB) QueuedRuns(ctx context.Context) ([]*store.Run, error) {
-	rs, err := queryRuns(ctxQuerier{ctx, db.r}, `WHERE state = 'queued' ORDER BY id`)
+	rs, err := queryRuns(ctxQuerier{ctx, db.r}, `WHERE state = 'queued' AND `+live+` ORDER BY id`)
 	return rs, wrap(err)
 }
 
@@ -615,7 +623,7 @@ func (db *DB) SetStatusNote(ctx context.Context, runID, note string) error {
 func (db *DB) InterruptRunning(ctx context.Context) ([]*store.Run, error) {
 	var out []*store.Run
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		rs, err := queryRuns(tx, `WHERE state = 'running' ORDER BY id`)
+		rs, err := queryRuns(tx, `WHERE state = 'running' AND `+live+` ORDER BY id`)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -212,5 +213,54 @@ func TestDB_SubmitUpdateRunCommitsInOrder(t *testing.T) {
 	runs[0].State = store.Succeeded
 	if ok, err := db.SubmitUpdateRun(runs[0], store.Running)(); ok || err != nil {
 		t.Fatalf("conditional write of a queued run from running: %v %v, want false nil", ok, err)
+	}
+}
+
+// A database made before migration 2 (with the runs_state index) is
+// upgraded at open, keeps its runs, and finds its live runs again.
+func TestDB_MigratesLiveRunsIndex(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, runs := newDelivery("/hooks/a", "old")
+	if _, err := db.Record(ctx, d, runs); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// Put the file back in its version-1 shape.
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP INDEX runs_live`, `CREATE INDEX runs_state ON runs (state)`, `DELETE FROM schema_migrations WHERE version = 2`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+
+	db = MustOpen(t, path)
+	queued, err := db.QueuedRuns(ctx)
+	if err != nil || len(queued) != 1 || queued[0].ID != runs[0].ID {
+		t.Fatalf("queued runs after the upgrade: %v %v", queued, err)
+	}
+	listed, err := db.Runs(ctx, store.RunFilter{State: store.Queued})
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("runs listed by state after the upgrade: %v %v", listed, err)
+	}
+	raw, err = sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('runs_state', 'runs_live')`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("want runs_live alone, found %d of the two indexes (%v)", n, err)
+	}
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'runs_live'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("runs_live missing after the upgrade: %d %v", n, err)
 	}
 }
