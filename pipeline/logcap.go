@@ -3,7 +3,6 @@ package pipeline
 import (
 	"fmt"
 	"io"
-	"os"
 )
 
 // DefaultMaxLog is the log cap when Command.MaxLog is 0.
@@ -14,7 +13,7 @@ const DefaultMaxLog = 10 << 20
 // dropping, so that a build that keeps writing never blocks on a full pipe.
 // Writes go straight to the file, so the log can be read during the run.
 type logCapture struct {
-	f         *os.File
+	f         fdFile
 	max       int64 // < 0: no cap
 	n         int64 // bytes of output written
 	truncated bool
