@@ -164,43 +164,52 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	}
 
 	// One pipe for stdout and stderr keeps their order; the parent closes
-	// its write end so the read end ends when the last writer is gone.
-	pr, pw, err := os.Pipe()
-	if err != nil {
+	// its write end so the read end ends when the last writer is gone. The
+	// read end waits in the network poller; the write end is the child's,
+	// blocking, and the parent never touches it but to close it.
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return fail(fmt.Errorf("pipeline: pipe: %w", err))
 	}
+	if err := syscall.SetNonblock(p[0], true); err != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return fail(fmt.Errorf("pipeline: pipe: %w", err))
+	}
+	pr, pw := os.NewFile(uintptr(p[0]), "|0"), p[1]
 	pidfd := -1
-	c := &exec.Cmd{
-		Path:        path,
-		Args:        argv,
-		Env:         env,
-		Dir:         dir,
-		Stdin:       devNull(),
-		Stdout:      pw,
-		Stderr:      pw,
-		SysProcAttr: groupAttr(&pidfd),
+	attr := &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   env,
+		Files: []uintptr{devNull(), uintptr(pw), uintptr(pw)},
+		Sys:   groupAttr(&pidfd),
 	}
 	// Pdeathsig fires when the thread that forked the child exits, not the
 	// process. Go ends a thread only when a goroutine locked to it returns
 	// without unlocking, which no code of hooktrigger does; the start runs
 	// on a locked thread so that it is not one about to end that way.
-	startErr := make(chan error, 1)
-	exited := make(chan error, 1)
+	type started struct {
+		pid int
+		err error
+	}
+	startc := make(chan started, 1)
+	exited := make(chan exit, 1)
 	go func() {
 		runtime.LockOSThread()
-		err := c.Start()
+		pid, err := syscall.ForkExec(path, argv, attr)
 		runtime.UnlockOSThread()
-		startErr <- err
+		startc <- started{pid, err}
 		if err != nil {
 			return
 		}
 		waitExited(pidfd)
-		exited <- c.Wait() // reaps at once: the child has exited
+		exited <- reap(pid) // at once: the child has exited
 	}()
-	err = <-startErr
-	pw.Close()
-	if err != nil {
+	st := <-startc
+	syscall.Close(pw)
+	if st.err != nil {
 		pr.Close()
+		err := &fs.PathError{Op: "fork/exec", Path: path, Err: st.err}
 		lc.note("could not start %s: %v", argv[0], err)
 		return fail(fmt.Errorf("pipeline: start %s: %w", argv[0], err))
 	}
@@ -211,7 +220,7 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		defer t.Stop()
 		timeout = t.C
 	}
-	pgid := c.Process.Pid
+	pgid := st.pid
 	drained := make(chan struct{})
 	go func() {
 		lc.drain(pr)
@@ -222,12 +231,12 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	}
 
 	var (
-		waitErr    error
+		end        exit
 		leaderDone bool
 		stopped    Outcome // why hooktrigger stopped the group, if it did
 	)
 	select {
-	case waitErr = <-exited:
+	case end = <-exited:
 		leaderDone = true
 	case <-ctx.Done():
 		stopped = OutcomeCancelled
@@ -244,7 +253,7 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		if grace <= 0 {
 			grace = DefaultKillGrace
 		}
-		sent = stopGroup(pgid, grace, exited, &waitErr, leaderDone)
+		sent = stopGroup(pgid, grace, exited, &end, leaderDone)
 	}
 	res.Ended = time.Now()
 
@@ -256,17 +265,12 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	}
 	pr.Close()
 
-	var ps *os.ProcessState
-	var exitErr *exec.ExitError
-	switch {
-	case waitErr == nil:
-		ps = c.ProcessState
-	case errors.As(waitErr, &exitErr):
-		ps = exitErr.ProcessState
-	}
-	if ps != nil {
-		res.ExitCode = ps.ExitCode()
-		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	ws := end.status
+	if end.err == nil {
+		if ws.Exited() {
+			res.ExitCode = ws.ExitStatus()
+		}
+		if ws.Signaled() {
 			res.Signal = signalName(ws.Signal())
 		}
 	}
@@ -282,9 +286,9 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		} else {
 			lc.note("timed out after %s; sent %s to the process group", cmd.Timeout, res.Signal)
 		}
-	case ps == nil:
-		res.Outcome, res.Err = OutcomeError, fmt.Errorf("pipeline: wait: %w", waitErr)
-	case ps.Success():
+	case end.err != nil:
+		res.Outcome, res.Err = OutcomeError, fmt.Errorf("pipeline: wait: %w", end.err)
+	case ws.Exited() && ws.ExitStatus() == 0:
 		res.Outcome = OutcomeSucceeded
 	default:
 		res.Outcome = OutcomeFailed
@@ -303,7 +307,7 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 // leader to exit (reading exited into *waitErr) and every other member to
 // go, and sends SIGKILL if they have not. It returns the last signal sent
 // and returns only once the leader has been reaped.
-func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *error, leaderDone bool) syscall.Signal {
+func stopGroup(pgid int, grace time.Duration, exited <-chan exit, end *exit, leaderDone bool) syscall.Signal {
 	sent := syscall.SIGTERM
 	signalGroup(pgid, sent)
 	signalGroup(pgid, syscall.SIGCONT) // a stopped process acts on SIGTERM only once continued
@@ -313,7 +317,7 @@ func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *erro
 	for !leaderDone || groupAlive(pgid) {
 		pt := time.NewTimer(poll)
 		select {
-		case *waitErr = <-exited:
+		case *end = <-exited:
 			leaderDone = true
 		case <-pt.C:
 			poll = min(2*poll, 50*time.Millisecond)
@@ -322,7 +326,7 @@ func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *erro
 			sent = syscall.SIGKILL
 			signalGroup(pgid, sent)
 			if !leaderDone {
-				*waitErr = <-exited
+				*end = <-exited
 			}
 			// SIGKILL takes effect as the kernel gets to it; give the
 			// members a moment so callers see the group gone.
@@ -337,14 +341,33 @@ func stopGroup(pgid int, grace time.Duration, exited <-chan error, waitErr *erro
 }
 
 // devNull is the builds' standard input: /dev/null, opened once rather
-// than by every start. Nil (exec then opens it itself) if it cannot be.
-var devNull = sync.OnceValue(func() io.Reader {
-	f, err := os.Open(os.DevNull)
+// than by every start. When it cannot be opened, builds start with their
+// standard input closed.
+var devNull = sync.OnceValue(func() uintptr {
+	fd, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return ^uintptr(0) // -1: closed in the child
 	}
-	return f
+	return uintptr(fd)
 })
+
+// exit is how a build's leader process ended.
+type exit struct {
+	status syscall.WaitStatus
+	err    error // the wait itself failed
+}
+
+// reap waits for the process pid and collects its status.
+func reap(pid int) exit {
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		return exit{status: ws, err: err}
+	}
+}
 
 // writeJobFiles creates the run directory and writes the payload, the
 // JSON variables file and, in VarsDir, a file for each variable named in
