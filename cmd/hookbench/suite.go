@@ -168,12 +168,13 @@ func (s *suite) start(cmd *exec.Cmd, stdout bool) (*proc, error) {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
+				addr <- m[1]
+				break
 			}
 		}
+		// The rest is only drained: matching every log line would spend
+		// this machine's CPU during the measurement, against hooktrigger.
+		_, _ = io.Copy(io.Discard, r)
 	}()
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	select {
