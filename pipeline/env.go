@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Names of the environment entries hooktrigger itself sets. They always win
@@ -274,8 +276,14 @@ func entrySize(k, v string) int64 {
 }
 
 // envSpace is the room for argv plus envp: envBudget, or less when the
-// stack rlimit leaves execve less.
+// stack rlimit leaves execve less. The limit is read again at most every
+// envSpaceTTL: it changes only if someone runs prlimit on hooktrigger, and
+// the system call costs every build start.
 func envSpace() int64 {
+	now := time.Now().UnixNano()
+	if c := envSpaceCache.Load(); c != nil && now-c.at < int64(envSpaceTTL) {
+		return c.space
+	}
 	space := int64(maxArgSpace)
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_STACK, &rl); err == nil && rl.Cur != ^uint64(0) {
@@ -284,8 +292,16 @@ func envSpace() int64 {
 	space = max(space, minArgSpace)
 	// Leave a quarter for what the kernel adds (auxv, filename) and for the
 	// build to extend its own environment.
-	return min(envBudget, space*3/4)
+	space = min(envBudget, space*3/4)
+	envSpaceCache.Store(&envSpaceReading{space: space, at: now})
+	return space
 }
+
+const envSpaceTTL = 10 * time.Second
+
+type envSpaceReading struct{ space, at int64 }
+
+var envSpaceCache atomic.Pointer[envSpaceReading]
 
 // commandArgv is the argv Execute passes to execve for cmd.
 func commandArgv(cmd *Command) []string {
