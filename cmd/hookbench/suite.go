@@ -395,6 +395,18 @@ triggers:
 	}
 	defer ht.stop()
 
+	// Warm up both sides, as the ingest step does: the first deliveries
+	// grow an empty database and create the run directories' parents,
+	// which a running server has long done.
+	warm := s.n(200, 50)
+	if _, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/e2e", N: warm, C: par, Body: PushPayload(0), Secret: "bench-secret", IDPrefix: randomPrefix()}); err != nil {
+		return err
+	}
+	if err := waitEnded(ctx, ht.url, warm); err != nil {
+		return err
+	}
+	spawnBare(warm, par)
+
 	// Rounds alternate hooktrigger and the bare loop, so that a busy
 	// moment of this shared machine weighs on both; the table gives the
 	// medians.
@@ -402,7 +414,7 @@ triggers:
 	var hookSelf, hookKids, bareSelf, bareKids []time.Duration
 	var first []runRecord // the first round's runs
 	for round := 0; round < rounds; round++ {
-		before := round * n
+		before := warm + round*n
 		cpu0 := ht.cpu()
 		start := time.Now()
 		r, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/e2e", N: n, C: par, Body: PushPayload(0), Secret: "bench-secret", IDPrefix: randomPrefix()})
@@ -441,22 +453,7 @@ triggers:
 		// The bare loop: the same command, the same parallelism.
 		b0 := selfCPU()
 		t0 := time.Now()
-		var wg sync.WaitGroup
-		next := make(chan struct{}, n)
-		for i := 0; i < n; i++ {
-			next <- struct{}{}
-		}
-		close(next)
-		for w := 0; w < par; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range next {
-					_ = exec.Command("/bin/true").Run()
-				}
-			}()
-		}
-		wg.Wait()
+		spawnBare(n, par)
 		bareRate := float64(n) / time.Since(t0).Seconds()
 		b1 := selfCPU()
 		bareSelf = append(bareSelf, (b1.self-b0.self)/time.Duration(n))
@@ -471,7 +468,7 @@ triggers:
 		lat = append(lat, run.StartedAt.Sub(run.CreatedAt))
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	each := fmt.Sprintf("median of %d rounds, alternating with the bare loop; each from the first request to the last run recorded", rounds)
+	each := fmt.Sprintf("median of %d rounds, alternating with the bare loop; each from the first request to the last run recorded, after %d warm-up deliveries and spawns", rounds, warm)
 	s.add("end-to-end", fmt.Sprintf("%d deliveries → /bin/true, workers %d: runs/s", n, par), fmt.Sprintf("%.0f runs/s", median(hookRates)), each)
 	s.add("end-to-end", fmt.Sprintf("bare Go loop spawning /bin/true, %d at once", par), fmt.Sprintf("%.0f runs/s", median(bareRates)), fmt.Sprintf("rounds: %s", joinRates(bareRates)))
 	s.add("end-to-end", "ratio hooktrigger / bare loop (target ≥ 0.8)", fmt.Sprintf("%.2f", median(ratios)), fmt.Sprintf("rounds: %s", joinRatios(ratios)))
@@ -482,7 +479,7 @@ triggers:
 	// The same with one delivery at a time and idle workers: what a
 	// single push waits before its build starts.
 	n1 := s.n(200, 50)
-	before := rounds * n
+	before := warm + rounds*n
 	for i := 0; i < n1; i++ {
 		r, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/e2e", N: 1, C: 1, Body: PushPayload(0), Secret: "bench-secret", IDPrefix: randomPrefix()})
 		if err != nil {
@@ -542,6 +539,27 @@ func endedRuns(base string) (int, error) {
 }
 
 // waitEnded polls /metrics until n runs have ended.
+// spawnBare runs /bin/true n times, par at once, from a bare Go loop: the
+// reference of the end-to-end step.
+func spawnBare(n, par int) {
+	var wg sync.WaitGroup
+	next := make(chan struct{}, n)
+	for i := 0; i < n; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	for w := 0; w < par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				_ = exec.Command("/bin/true").Run()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func waitEnded(ctx context.Context, base string, n int) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
