@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"sync"
 )
 
 // DefaultMaxLog is the log cap when Command.MaxLog is 0.
@@ -58,9 +59,16 @@ func (c *logCapture) write(p []byte) {
 	}
 }
 
+// drainBufs holds drain's read buffers between runs: a fresh 32 KiB per
+// run was most of the memory a run allocates, and so of the garbage
+// collections a burst of runs causes.
+var drainBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
 // drain reads r until it ends or fails, writing what it reads.
 func (c *logCapture) drain(r io.Reader) {
-	buf := make([]byte, 32<<10)
+	b := drainBufs.Get().(*[32 << 10]byte)
+	defer drainBufs.Put(b)
+	buf := b[:]
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
