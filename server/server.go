@@ -196,8 +196,13 @@ func (s *Server) Close(ctx context.Context) error {
 	return err
 }
 
+// sweepEvery is how many prunes pass between two sweeps of the run
+// directories (see pipeline.Scheduler.SweepRunDirs): daily with the
+// default hourly prune, and also once at start.
+const sweepEvery = 24
+
 func (s *Server) pruneLoop() {
-	for {
+	for i := 0; ; i++ {
 		cfg := s.cfg.Load()
 		ids, err := s.store.Prune(context.Background(), cfg.KeepDeliveries, cfg.KeepRuns, cfg.MaxRuns)
 		if err != nil {
@@ -205,6 +210,15 @@ func (s *Server) pruneLoop() {
 		}
 		for _, id := range ids {
 			os.RemoveAll(s.sched.RunDir(id))
+		}
+		if i%sweepEvery == 0 {
+			n, err := s.sched.SweepRunDirs(context.Background())
+			if err != nil {
+				s.log.Warn("sweep of run directories failed", "err", err)
+			}
+			if n > 0 {
+				s.log.Info("removed the directories of runs no longer stored", "count", n)
+			}
 		}
 		select {
 		case <-s.stopPrune:

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 )
@@ -211,9 +212,25 @@ func NewID() string {
 	return encode(b)
 }
 
+// idDigits are the Crockford base32 digits of ids, lower case.
+const idDigits = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// ValidID reports whether s has the shape of an id made by NewID.
+func ValidID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(idDigits, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // encode writes 128 bits as 26 Crockford base32 digits.
 func encode(b [16]byte) string {
-	const digits = "0123456789abcdefghjkmnpqrstvwxyz"
+	const digits = idDigits
 	hi := binary.BigEndian.Uint64(b[:8])
 	lo := binary.BigEndian.Uint64(b[8:])
 	var out [26]byte

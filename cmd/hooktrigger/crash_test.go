@@ -607,8 +607,23 @@ func TestRetention(t *testing.T) {
 			ids = append(ids, a.Runs[0].ID)
 		}
 		p.Stop(t)
+		// A directory left by a run whose record is gone (hooktrigger
+		// stopped between the two, or another instance pruned it) is
+		// swept at start; one that is not shaped like a run's is kept.
+		orphan := filepath.Join(dir, "data", "runs", "z", "01aaaaaaaaaaaaaaaaaaaaaaaz")
+		stranger := filepath.Join(dir, "data", "runs", "z", "notes")
+		for _, d := range []string{orphan, stranger} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeFile(t, filepath.Join(orphan, "log"), "left behind\n")
 		p = MustServe(t, cfg) // retention is applied at start
 		defer p.Stop(t)
+		waitUntil(t, "the orphaned run directory to go", gone(orphan))
+		if _, err := os.Stat(stranger); err != nil {
+			t.Fatalf("the sweep removed a directory that is not a run's: %v", err)
+		}
 		deadline := time.Now().Add(30 * time.Second)
 		for Do(t, "GET", p.URL+"/api/runs/"+ids[1], nil, api).Status != http.StatusNotFound {
 			if time.Now().After(deadline) {
@@ -630,6 +645,11 @@ func TestRetention(t *testing.T) {
 		}
 		for _, id := range ids[:2] {
 			waitUntil(t, "the directory of pruned run "+id+" to go", gone(filepath.Join(dir, "data", "runs", id[len(id)-1:], id)))
+		}
+		for _, id := range ids[2:] {
+			if _, err := os.Stat(filepath.Join(dir, "data", "runs", id[len(id)-1:], id, "log")); err != nil {
+				t.Errorf("kept run %s lost its log: %v", id, err)
+			}
 		}
 	})
 }
