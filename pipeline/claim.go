@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -106,12 +107,14 @@ func (s *Scheduler) requeueLater(it *item) {
 func (s *Scheduler) Watch(ctx context.Context, st store.Shared, poll time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	go s.obeyCancels(ctx, st)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.recoverOrphans(ctx, st)
+			s.pendingCancels(ctx, st)
 		case <-st.Wake():
 		}
 		if runs, err := st.QueuedRuns(ctx); err != nil {
@@ -127,6 +130,56 @@ func (s *Scheduler) Watch(ctx context.Context, st store.Shared, poll time.Durati
 			return
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// obeyCancels stops the runs of this instance that another instance (or
+// this one) asked to stop: cancel-previous and the API's cancel reach a
+// run wherever it executes. It returns when ctx ends.
+func (s *Scheduler) obeyCancels(ctx context.Context, st store.Shared) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-st.Cancels():
+			s.obey(req)
+		}
+	}
+}
+
+// pendingCancels obeys the stored requests for this instance's runs, which
+// catches those whose notification was missed.
+func (s *Scheduler) pendingCancels(ctx context.Context, st store.Shared) {
+	reqs, err := st.PendingCancels(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("cannot read cancel requests", "err", err)
+		}
+		return
+	}
+	for _, req := range reqs {
+		s.obey(req)
+	}
+}
+
+// obey stops req's run if it executes here.
+func (s *Scheduler) obey(req store.CancelRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if it, ok := s.running[req.Run]; ok && it.claimed.Load() && !it.ended.Load() {
+		it.cancel(fmt.Errorf("%w: %s", ErrCancelled, req.Reason))
+	}
+}
+
+// cancelElsewhere asks the other instances to stop the runs of group they
+// execute, for a cancel-previous run recorded here. Best effort: a request
+// that cannot be sent is logged, and the new run still waits for the
+// group's running runs to end.
+func (s *Scheduler) cancelElsewhere(sh store.Shared, group, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sh.CancelGroup(ctx, group, reason); err != nil {
+		s.log.Warn("cannot ask other instances to cancel the group's runs", "group", group, "err", err)
 	}
 }
 

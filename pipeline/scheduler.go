@@ -54,6 +54,7 @@ type item struct {
 	body      []byte // the delivery's body while it fits QueuedBodyBudget and QueuedBodyMax, else nil
 	notBefore time.Time
 	cancel    context.CancelCauseFunc
+	claimed   atomic.Bool // recorded as running on this instance
 	ended     atomic.Bool // the command has returned; the run is no longer live
 }
 
@@ -176,7 +177,11 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 					continue
 				}
 			case PolicyCancelPrevious:
-				final = append(final, s.cancelGroup(r.Group, "cancelled by newer run "+r.ID)...)
+				reason := "cancelled by newer run " + r.ID
+				final = append(final, s.cancelGroup(r.Group, reason)...)
+				if sh, ok := s.store.(store.Shared); ok {
+					go s.cancelElsewhere(sh, r.Group, reason)
+				}
 			}
 		}
 		if body != nil && len(body) <= QueuedBodyMax && s.bodyBytes+int64(len(body)) <= QueuedBodyBudget {
@@ -364,9 +369,10 @@ func (s *Scheduler) execute(ctx context.Context, it *item) (recorded func()) {
 		s.log.Error("cannot record run start", "run", r.ID, "err", err)
 		return done
 	}
-	if !ok { // cancelled through the API before it started
+	if !ok { // cancelled through the API before it started, or taken elsewhere
 		return done
 	}
+	it.claimed.Store(true)
 	s.changed(r)
 	body := it.body
 	if body == nil {
@@ -511,8 +517,11 @@ func (s *Scheduler) changed(r *store.Run) {
 // Cancel stops a queued or running run. It reports false when the run is
 // not live (already ended, or unknown).
 func (s *Scheduler) Cancel(ctx context.Context, id, reason string) (bool, error) {
+	sh, shared := s.store.(store.Shared)
 	s.mu.Lock()
-	if it, ok := s.running[id]; ok {
+	// With a shared store, a run this instance is still trying to claim may
+	// execute on another one: it is stopped through the store below.
+	if it, ok := s.running[id]; ok && (!shared || it.claimed.Load()) {
 		if it.ended.Load() { // its end is being recorded: nothing left to stop
 			s.mu.Unlock()
 			return false, nil
@@ -532,12 +541,17 @@ func (s *Scheduler) Cancel(ctx context.Context, id, reason string) (bool, error)
 	}
 	s.mu.Unlock()
 	r := (*store.Run)(nil)
-	if found != nil {
+	if found != nil && !shared {
 		r = found.run
 	} else {
+		// A shared store's queued copy may be stale: another instance
+		// may have claimed the run since.
 		var err error
 		if r, err = s.store.Run(ctx, id); err != nil {
 			return false, err
+		}
+		if shared && r.State == store.Running && r.Instance != s.Instance {
+			return sh.CancelRun(ctx, id, reason) // the instance executing it stops it
 		}
 		if r.State != store.Queued {
 			return false, nil

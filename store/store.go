@@ -186,6 +186,24 @@ type Shared interface {
 	// Wake receives a value when another instance may have recorded or
 	// ended runs.
 	Wake() <-chan struct{}
+	// CancelRun asks the instance executing run id to stop it, and
+	// reports false when the run is not running.
+	CancelRun(ctx context.Context, id, reason string) (bool, error)
+	// CancelGroup asks the other instances to stop the runs of group they
+	// execute (cancel-previous across instances).
+	CancelGroup(ctx context.Context, group, reason string) error
+	// Cancels receives the requests of CancelRun and CancelGroup, from
+	// every instance, this one included, as they are made.
+	Cancels() <-chan CancelRequest
+	// PendingCancels lists the requests made for runs this instance
+	// executes: those a notification did not deliver are found this way.
+	PendingCancels(ctx context.Context) ([]CancelRequest, error)
+}
+
+// CancelRequest asks the instance executing run Run to stop it.
+type CancelRequest struct {
+	Run    string
+	Reason string
 }
 
 var (

@@ -29,7 +29,8 @@ var mustDatabase = storetest.PostgresDatabase
 //   - serial (queue group "one"): takes a mkdir lock, notes an overlap in
 //     out if the lock is held, holds it 50ms;
 //   - slow: sleeps 60s;
-//   - retry (retry_interrupted): sleeps 60s the first time, then succeeds.
+//   - retry (retry_interrupted): sleeps 60s the first time, then succeeds;
+//   - latest (cancel-previous group "deploy"): sleeps 60s.
 func pgInstance(tb testing.TB, dir, name, dbURL, out string) string {
 	tb.Helper()
 	idir := filepath.Join(dir, name)
@@ -87,6 +88,14 @@ triggers:
       command: [%[6]s/retry.sh]
       env: {OUT: %[3]s, MARK: %[5]s}
       retry_interrupted: true
+  - name: latest
+    path: /hooks/latest
+    provider: github
+    secret: %[2]s
+    run:
+      command: [sleep, "60"]
+      kill_grace: 2s
+      concurrency: {group: deploy, policy: cancel-previous}
 `, dbURL, crashSecret, out, filepath.Join(dir, "serial.lock"), filepath.Join(dir, "retry.mark"), dir))
 	return cfg
 }
@@ -265,6 +274,82 @@ func TestPostgres_KillInstanceMidRun(t *testing.T) {
 	}
 	if ran := executions(t, out); len(ran["retried"]) != 1 || ran["retried"][0] != runIDs[1] {
 		t.Errorf("want one retried execution of %s, got %v", runIDs[1], ran)
+	}
+}
+
+// TestPostgres_CancelAcrossInstances: a cancel-previous run recorded on
+// one instance stops the run of its group executing on another, and the
+// API of one instance cancels a run executing on the other.
+func TestPostgres_CancelAcrossInstances(t *testing.T) {
+	dbURL := mustDatabase(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	api := map[string]string{"Authorization": "Bearer api-secret"}
+	client := newClient(2)
+	// Only a runs at first, so the first run starts there.
+	a := MustServe(t, pgInstance(t, dir, "a", dbURL, out))
+	first, err := send(t, client, a.URL+"/hooks/latest", "deploy-1")
+	if err != nil || first.Status != http.StatusAccepted {
+		t.Fatalf("first delivery: %v %+v", err, first)
+	}
+	b := MustServe(t, pgInstance(t, dir, "b", dbURL, out))
+	get := func(base, id string) map[string]any {
+		r := Do(t, "GET", base+"/api/runs/"+id, nil, api)
+		if r.Status != 200 {
+			t.Fatalf("GET run %s: %d %s", id, r.Status, r.Body)
+		}
+		return r.JSON(t)
+	}
+	waitState := func(base, id, state string) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			run := get(base, id)
+			if run["state"] == state {
+				return run
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s: want %s within 30s, got %v", id, state, run)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	running := waitState(b.URL, first.Runs[0].ID, "running")
+	onA := fmt.Sprint(running["instance"])
+	if !strings.Contains(onA, fmt.Sprintf(":%d/", a.cmd.Process.Pid)) {
+		t.Fatalf("want the first run on instance a (pid %d), got %s", a.cmd.Process.Pid, onA)
+	}
+
+	// The newer delivery arrives at b: a's run of the group is stopped.
+	second, err := send(t, client, b.URL+"/hooks/latest", "deploy-2")
+	if err != nil || second.Status != http.StatusAccepted {
+		t.Fatalf("second delivery: %v %+v", err, second)
+	}
+	stopped := waitState(b.URL, first.Runs[0].ID, "cancelled")
+	if want := "cancelled by newer run " + second.Runs[0].ID; !strings.Contains(fmt.Sprint(stopped["error"]), want) {
+		t.Errorf("the cancelled run's error %v does not say %q", stopped["error"], want)
+	}
+	if stopped["signal"] != "SIGTERM" {
+		t.Errorf("want the first run stopped with SIGTERM, got %v", stopped["signal"])
+	}
+	// The newer run then starts, on either instance; cancel it through the
+	// API of the instance that does not execute it.
+	newer := waitState(a.URL, second.Runs[0].ID, "running")
+	other := a
+	if strings.Contains(fmt.Sprint(newer["instance"]), fmt.Sprintf(":%d/", a.cmd.Process.Pid)) {
+		other = b
+	}
+	r := Do(t, "POST", other.URL+"/api/runs/"+second.Runs[0].ID+"/cancel", nil, api)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("cancel through the other instance: %d %s", r.Status, r.Body)
+	}
+	ended := waitState(other.URL, second.Runs[0].ID, "cancelled")
+	if !strings.Contains(fmt.Sprint(ended["error"]), "cancelled through the API") {
+		t.Errorf("the run cancelled through the API says %v", ended["error"])
+	}
+	// A run that is not running anywhere is not cancelled again.
+	if r := Do(t, "POST", other.URL+"/api/runs/"+first.Runs[0].ID+"/cancel", nil, api); r.Status == http.StatusAccepted {
+		t.Errorf("cancel of an ended run: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -40,6 +40,8 @@ const (
 	maxBatch = 256
 	// channel is the LISTEN/NOTIFY channel.
 	channel = "hooktrigger"
+	// cancelChannel carries cancel requests: "RUN_ID REASON".
+	cancelChannel = "hooktrigger_cancel"
 	// migrateLock is the advisory lock key held while migrating, so that
 	// instances starting together do not race ("hooktrig" in ASCII).
 	migrateLock int64 = 0x686f6f6b74726967
@@ -68,7 +70,9 @@ type DB struct {
 	bgStop context.CancelFunc
 	bg     sync.WaitGroup
 	wake   chan struct{}
-	once   sync.Once
+	// cancels receives the cancel requests heard on cancelChannel.
+	cancels chan store.CancelRequest
+	once    sync.Once
 
 	// CommitHook, when set before use, is called after every group commit
 	// with the batch size and the commit's duration (for metrics).
@@ -117,7 +121,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("%w: postgres: migrate: %v", store.ErrUnavailable, err)
 	}
-	db := &DB{pool: pool, opts: opts, recs: make(chan *recOp, 4096), closed: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	db := &DB{pool: pool, opts: opts, recs: make(chan *recOp, 4096), closed: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1),
+		cancels: make(chan store.CancelRequest, 256)}
 	db.bgCtx, db.bgStop = context.WithCancel(context.Background())
 	if opts.Instance != "" {
 		if err := db.heartbeat(ctx); err != nil {
@@ -629,6 +634,62 @@ func (db *DB) Claim(ctx context.Context, r *store.Run, groupLimit int) (bool, er
 // Wake implements store.Shared.
 func (db *DB) Wake() <-chan struct{} { return db.wake }
 
+// Cancels implements store.Shared.
+func (db *DB) Cancels() <-chan store.CancelRequest { return db.cancels }
+
+// maxReason bounds a cancel reason in a notification (payloads are limited
+// to 8,000 bytes).
+const maxReason = 1000
+
+// CancelRun implements store.Shared: the request is stored, and a
+// notification reaches every instance; the one executing the run stops it.
+func (db *DB) CancelRun(ctx context.Context, id, reason string) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `WITH req AS (
+			INSERT INTO cancel_requests (run_id, attempt, reason)
+			SELECT id, attempt, $3 FROM runs WHERE id = $2 AND state = 'running'
+			ON CONFLICT (run_id, attempt) DO UPDATE SET reason = EXCLUDED.reason
+			RETURNING run_id)
+		SELECT pg_notify($1, run_id || ' ' || $3) FROM req`, cancelChannel, id, cutReason(reason))
+	if err != nil {
+		return false, wrap(err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// CancelGroup implements store.Shared.
+func (db *DB) CancelGroup(ctx context.Context, group, reason string) error {
+	_, err := db.pool.Exec(ctx, `WITH req AS (
+			INSERT INTO cancel_requests (run_id, attempt, reason)
+			SELECT id, attempt, $3 FROM runs WHERE grp = $2 AND state = 'running' AND instance <> $4
+			ON CONFLICT (run_id, attempt) DO UPDATE SET reason = EXCLUDED.reason
+			RETURNING run_id)
+		SELECT pg_notify($1, run_id || ' ' || $3) FROM req`, cancelChannel, group, cutReason(reason), db.opts.Instance)
+	return wrap(err)
+}
+
+// PendingCancels implements store.Shared.
+func (db *DB) PendingCancels(ctx context.Context) ([]store.CancelRequest, error) {
+	rows, err := db.pool.Query(ctx, `SELECT c.run_id, c.reason FROM cancel_requests c
+		JOIN runs r ON r.id = c.run_id AND r.attempt = c.attempt
+		WHERE r.state = 'running' AND r.instance = $1`, db.opts.Instance)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	reqs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.CancelRequest, error) {
+		var c store.CancelRequest
+		err := row.Scan(&c.Run, &c.Reason)
+		return c, err
+	})
+	return reqs, wrap(err)
+}
+
+func cutReason(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxReason], "")
+}
+
 func (db *DB) heartbeat(ctx context.Context) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO instances (id, started_at, heartbeat_at) VALUES ($1, now(), now())
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`, db.opts.Instance)
@@ -673,14 +734,24 @@ func (db *DB) listenOnce() error {
 	}
 	conn := pc.Hijack()
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(db.bgCtx, `LISTEN `+channel); err != nil {
+	if _, err := conn.Exec(db.bgCtx, `LISTEN `+channel+`; LISTEN `+cancelChannel); err != nil {
 		return err
 	}
 	for {
-		if _, err := conn.WaitForNotification(db.bgCtx); err != nil {
+		n, err := conn.WaitForNotification(db.bgCtx)
+		if err != nil {
 			return err
 		}
-		db.poke()
+		if n.Channel != cancelChannel {
+			db.poke()
+			continue
+		}
+		id, reason, _ := strings.Cut(n.Payload, " ")
+		select {
+		case db.cancels <- store.CancelRequest{Run: id, Reason: reason}:
+		case <-db.bgCtx.Done():
+			return db.bgCtx.Err()
+		}
 	}
 }
 
@@ -711,6 +782,10 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 	}
 	if len(conds) == 0 {
 		return nil, nil
+	}
+	if _, err := db.pool.Exec(ctx, `DELETE FROM cancel_requests c WHERE NOT EXISTS
+		(SELECT 1 FROM runs r WHERE r.id = c.run_id AND r.attempt = c.attempt AND r.state = 'running')`); err != nil {
+		return nil, wrap(err)
 	}
 	rows, err := db.pool.Query(ctx, `DELETE FROM runs WHERE state NOT IN ('queued', 'running') AND (`+strings.Join(conds, " OR ")+`) RETURNING id`, args...)
 	if err != nil {
