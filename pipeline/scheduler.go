@@ -155,6 +155,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 	now := time.Now()
 	var final []*store.Run
+	busyElsewhere := s.busyElsewhere(runs)
 	s.mu.Lock()
 	for _, r := range runs {
 		spec, ok := s.lookup(r.Trigger)
@@ -164,25 +165,34 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 			continue
 		}
 		it := &item{run: r, spec: spec}
+		// With a shared store this instance may have adopted the run from
+		// the store (Watch) before the request that recorded it got here;
+		// the policy still applies, to the other runs of the group.
+		cur, inRunning := s.running[r.ID]
+		started := inRunning && cur.claimed.Load()
+		adopted := inRunning || s.queued(r.ID)
 		if r.Group != "" {
-			if spec.QuietPeriod > 0 {
+			if spec.QuietPeriod > 0 && !adopted {
 				final = append(final, s.supersede(r, now)...)
 				it.notBefore = now.Add(spec.QuietPeriod)
 			}
 			switch spec.Policy {
 			case PolicySkipIfRunning:
-				if s.groupBusy(r.Group) {
+				if !started && (s.groupBusy(r.Group, r.ID) || busyElsewhere[r.ID]) {
 					r.State, r.EndedAt, r.Error = store.Skipped, now, "a run of group "+r.Group+" is already queued or running"
 					final = append(final, r)
 					continue
 				}
 			case PolicyCancelPrevious:
 				reason := "cancelled by newer run " + r.ID
-				final = append(final, s.cancelGroup(r.Group, reason)...)
+				final = append(final, s.cancelGroup(r.Group, reason, r.ID)...)
 				if sh, ok := s.store.(store.Shared); ok {
 					go s.cancelElsewhere(sh, r.Group, reason)
 				}
 			}
+		}
+		if adopted {
+			continue
 		}
 		if body != nil && len(body) <= QueuedBodyMax && s.bodyBytes+int64(len(body)) <= QueuedBodyBudget {
 			it.body = body
@@ -195,6 +205,39 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 		s.finish(r, store.Queued)
 	}
 	s.dispatch()
+}
+
+// busyElsewhere asks a shared store which skip-if-running runs of runs
+// have an older run of their group queued or running on any instance. A
+// store that cannot answer leaves the decision to what this instance knows.
+func (s *Scheduler) busyElsewhere(runs []*store.Run) map[string]bool {
+	sh, ok := s.store.(store.Shared)
+	if !ok {
+		return nil
+	}
+	var busy map[string]bool
+	for _, r := range runs {
+		if r.Group == "" {
+			continue
+		}
+		if spec, ok := s.lookup(r.Trigger); !ok || spec.Policy != PolicySkipIfRunning {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		b, err := sh.GroupBusy(ctx, r.Group, r.ID)
+		cancel()
+		if err != nil {
+			s.log.Warn("cannot ask the other instances about the group; deciding on this one's runs", "group", r.Group, "err", err)
+			continue
+		}
+		if b {
+			if busy == nil {
+				busy = map[string]bool{}
+			}
+			busy[r.ID] = true
+		}
+	}
+	return busy
 }
 
 // QueuedBodyBudget bounds the delivery bodies that queued runs keep in
@@ -213,13 +256,28 @@ func (s *Scheduler) dropBody(it *item) {
 	it.body = nil
 }
 
-// groupBusy reports whether group has a run queued or running. s.mu held.
-func (s *Scheduler) groupBusy(group string) bool {
-	if s.inGroup[group] > 0 {
+// groupBusy reports whether group has a run other than self queued or
+// running. s.mu held.
+func (s *Scheduler) groupBusy(group, self string) bool {
+	n := s.inGroup[group]
+	if _, ok := s.running[self]; ok {
+		n-- // self, adopted and being claimed
+	}
+	if n > 0 {
 		return true
 	}
 	for _, it := range s.queue {
-		if it.run.Group == group {
+		if it.run.Group == group && it.run.ID != self {
+			return true
+		}
+	}
+	return false
+}
+
+// queued reports whether run id waits in the queue. s.mu held.
+func (s *Scheduler) queued(id string) bool {
+	for _, it := range s.queue {
+		if it.run.ID == id {
 			return true
 		}
 	}
@@ -228,11 +286,11 @@ func (s *Scheduler) groupBusy(group string) bool {
 
 // cancelGroup takes the queued runs of group out of the queue (returning
 // them, to be recorded as cancelled) and cancels its running runs. s.mu held.
-func (s *Scheduler) cancelGroup(group, reason string) []*store.Run {
+func (s *Scheduler) cancelGroup(group, reason, self string) []*store.Run {
 	var out []*store.Run
 	kept := s.queue[:0]
 	for _, it := range s.queue {
-		if it.run.Group == group {
+		if it.run.Group == group && it.run.ID != self {
 			it.run.State, it.run.EndedAt, it.run.Error = store.Cancelled, time.Now(), reason
 			out = append(out, it.run)
 			s.dropBody(it)
@@ -243,7 +301,7 @@ func (s *Scheduler) cancelGroup(group, reason string) []*store.Run {
 	clear(s.queue[len(kept):])
 	s.queue = kept
 	for _, it := range s.running {
-		if it.run.Group == group && it.cancel != nil {
+		if it.run.Group == group && it.run.ID != self && it.cancel != nil {
 			it.cancel(fmt.Errorf("%w: %s", ErrCancelled, reason))
 		}
 	}

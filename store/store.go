@@ -198,6 +198,10 @@ type Shared interface {
 	// PendingCancels lists the requests made for runs this instance
 	// executes: those a notification did not deliver are found this way.
 	PendingCancels(ctx context.Context) ([]CancelRequest, error)
+	// GroupBusy reports whether a run of group older than run id before
+	// is queued or running on any instance (skip-if-running across
+	// instances: the older run goes on, the newer one is skipped).
+	GroupBusy(ctx context.Context, group, before string) (bool, error)
 }
 
 // CancelRequest asks the instance executing run Run to stop it.

@@ -30,7 +30,8 @@ var mustDatabase = storetest.PostgresDatabase
 //     out if the lock is held, holds it 50ms;
 //   - slow: sleeps 60s;
 //   - retry (retry_interrupted): sleeps 60s the first time, then succeeds;
-//   - latest (cancel-previous group "deploy"): sleeps 60s.
+//   - latest (cancel-previous group "deploy"): sleeps 60s;
+//   - solo (skip-if-running group "solo"): sleeps 60s.
 func pgInstance(tb testing.TB, dir, name, dbURL, out string) string {
 	tb.Helper()
 	idir := filepath.Join(dir, name)
@@ -96,6 +97,14 @@ triggers:
       command: [sleep, "60"]
       kill_grace: 2s
       concurrency: {group: deploy, policy: cancel-previous}
+  - name: solo
+    path: /hooks/solo
+    provider: github
+    secret: %[2]s
+    run:
+      command: [sleep, "60"]
+      kill_grace: 2s
+      concurrency: {group: solo, policy: skip-if-running}
 `, dbURL, crashSecret, out, filepath.Join(dir, "serial.lock"), filepath.Join(dir, "retry.mark"), dir))
 	return cfg
 }
@@ -350,6 +359,56 @@ func TestPostgres_CancelAcrossInstances(t *testing.T) {
 	// A run that is not running anywhere is not cancelled again.
 	if r := Do(t, "POST", other.URL+"/api/runs/"+first.Runs[0].ID+"/cancel", nil, api); r.Status == http.StatusAccepted {
 		t.Errorf("cancel of an ended run: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestPostgres_SkipIfRunningAcrossInstances: a skip-if-running delivery to
+// one instance is skipped while its group runs on another.
+func TestPostgres_SkipIfRunningAcrossInstances(t *testing.T) {
+	dbURL := mustDatabase(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	api := map[string]string{"Authorization": "Bearer api-secret"}
+	client := newClient(2)
+	a := MustServe(t, pgInstance(t, dir, "a", dbURL, out))
+	first, err := send(t, client, a.URL+"/hooks/solo", "solo-1")
+	if err != nil || first.Status != http.StatusAccepted {
+		t.Fatalf("first delivery: %v %+v", err, first)
+	}
+	b := MustServe(t, pgInstance(t, dir, "b", dbURL, out))
+	state := func(id string) map[string]any {
+		r := Do(t, "GET", b.URL+"/api/runs/"+id, nil, api)
+		if r.Status != 200 {
+			t.Fatalf("GET run %s: %d %s", id, r.Status, r.Body)
+		}
+		return r.JSON(t)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for state(first.Runs[0].ID)["state"] != "running" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first run did not start: %v", state(first.Runs[0].ID))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if inst := fmt.Sprint(state(first.Runs[0].ID)["instance"]); !strings.Contains(inst, fmt.Sprintf(":%d/", a.cmd.Process.Pid)) {
+		t.Fatalf("want the first run on instance a (pid %d), got %s", a.cmd.Process.Pid, inst)
+	}
+	second, err := send(t, client, b.URL+"/hooks/solo", "solo-2")
+	if err != nil || second.Status != http.StatusAccepted {
+		t.Fatalf("second delivery: %v %+v", err, second)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for state(second.Runs[0].ID)["state"] != "skipped" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second run was not skipped: %v", state(second.Runs[0].ID))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := state(second.Runs[0].ID)["error"]; !strings.Contains(fmt.Sprint(got), "already queued or running") {
+		t.Errorf("the skipped run says %v", got)
+	}
+	if st := state(first.Runs[0].ID)["state"]; st != "running" {
+		t.Errorf("the first run was disturbed: %v", st)
 	}
 }
 

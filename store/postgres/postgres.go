@@ -667,6 +667,14 @@ func (db *DB) CancelGroup(ctx context.Context, group, reason string) error {
 	return wrap(err)
 }
 
+// GroupBusy implements store.Shared.
+func (db *DB) GroupBusy(ctx context.Context, group, before string) (bool, error) {
+	var busy bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM runs
+		WHERE state IN ('queued', 'running') AND grp = $1 AND id < $2)`, group, before).Scan(&busy)
+	return busy, wrap(err)
+}
+
 // PendingCancels implements store.Shared.
 func (db *DB) PendingCancels(ctx context.Context) ([]store.CancelRequest, error) {
 	rows, err := db.pool.Query(ctx, `SELECT c.run_id, c.reason FROM cancel_requests c
