@@ -286,55 +286,75 @@ func TestPostgres_KillInstanceMidRun(t *testing.T) {
 	}
 }
 
+// pgPair starts instance a alone, sends it a delivery on path so that its
+// run starts there, then starts instance b and waits for that run to run
+// on a.
+type pgPair struct {
+	a, b   *Proc
+	first  *hookAnswer
+	client *http.Client
+}
+
+var pgAPI = map[string]string{"Authorization": "Bearer api-secret"}
+
+func startPGPair(t *testing.T, path, delivery string) *pgPair {
+	t.Helper()
+	dbURL := mustDatabase(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "executed.txt")
+	p := &pgPair{client: newClient(2)}
+	p.a = MustServe(t, pgInstance(t, dir, "a", dbURL, out))
+	var err error
+	p.first, err = send(t, p.client, p.a.URL+path, delivery)
+	if err != nil || p.first.Status != http.StatusAccepted {
+		t.Fatalf("first delivery: %v %+v", err, p.first)
+	}
+	p.b = MustServe(t, pgInstance(t, dir, "b", dbURL, out))
+	running := p.waitState(t, p.b, p.first.Runs[0].ID, "running")
+	if !p.on(p.a, running) {
+		t.Fatalf("want the first run on instance a (pid %d), got %v", p.a.cmd.Process.Pid, running["instance"])
+	}
+	return p
+}
+
+// on reports whether run executes (or executed) on instance i.
+func (p *pgPair) on(i *Proc, run map[string]any) bool {
+	return strings.Contains(fmt.Sprint(run["instance"]), fmt.Sprintf(":%d/", i.cmd.Process.Pid))
+}
+
+// waitState waits up to 30s for run id to reach state, read through i.
+func (p *pgPair) waitState(t *testing.T, i *Proc, id, state string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := Do(t, "GET", i.URL+"/api/runs/"+id, nil, pgAPI)
+		if r.Status != 200 {
+			t.Fatalf("GET run %s: %d %s", id, r.Status, r.Body)
+		}
+		run := r.JSON(t)
+		if run["state"] == state {
+			return run
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s: want %s within 30s, got %v", id, state, run)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestPostgres_CancelAcrossInstances: a cancel-previous run recorded on
 // one instance stops the run of its group executing on another, and the
 // API of one instance cancels a run executing on the other.
 func TestPostgres_CancelAcrossInstances(t *testing.T) {
-	dbURL := mustDatabase(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "executed.txt")
-	api := map[string]string{"Authorization": "Bearer api-secret"}
-	client := newClient(2)
-	// Only a runs at first, so the first run starts there.
-	a := MustServe(t, pgInstance(t, dir, "a", dbURL, out))
-	first, err := send(t, client, a.URL+"/hooks/latest", "deploy-1")
-	if err != nil || first.Status != http.StatusAccepted {
-		t.Fatalf("first delivery: %v %+v", err, first)
-	}
-	b := MustServe(t, pgInstance(t, dir, "b", dbURL, out))
-	get := func(base, id string) map[string]any {
-		r := Do(t, "GET", base+"/api/runs/"+id, nil, api)
-		if r.Status != 200 {
-			t.Fatalf("GET run %s: %d %s", id, r.Status, r.Body)
-		}
-		return r.JSON(t)
-	}
-	waitState := func(base, id, state string) map[string]any {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			run := get(base, id)
-			if run["state"] == state {
-				return run
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("run %s: want %s within 30s, got %v", id, state, run)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	running := waitState(b.URL, first.Runs[0].ID, "running")
-	onA := fmt.Sprint(running["instance"])
-	if !strings.Contains(onA, fmt.Sprintf(":%d/", a.cmd.Process.Pid)) {
-		t.Fatalf("want the first run on instance a (pid %d), got %s", a.cmd.Process.Pid, onA)
-	}
+	p := startPGPair(t, "/hooks/latest", "deploy-1")
+	first := p.first.Runs[0].ID
 
 	// The newer delivery arrives at b: a's run of the group is stopped.
-	second, err := send(t, client, b.URL+"/hooks/latest", "deploy-2")
+	second, err := send(t, p.client, p.b.URL+"/hooks/latest", "deploy-2")
 	if err != nil || second.Status != http.StatusAccepted {
 		t.Fatalf("second delivery: %v %+v", err, second)
 	}
-	stopped := waitState(b.URL, first.Runs[0].ID, "cancelled")
+	stopped := p.waitState(t, p.b, first, "cancelled")
 	if want := "cancelled by newer run " + second.Runs[0].ID; !strings.Contains(fmt.Sprint(stopped["error"]), want) {
 		t.Errorf("the cancelled run's error %v does not say %q", stopped["error"], want)
 	}
@@ -343,21 +363,21 @@ func TestPostgres_CancelAcrossInstances(t *testing.T) {
 	}
 	// The newer run then starts, on either instance; cancel it through the
 	// API of the instance that does not execute it.
-	newer := waitState(a.URL, second.Runs[0].ID, "running")
-	other := a
-	if strings.Contains(fmt.Sprint(newer["instance"]), fmt.Sprintf(":%d/", a.cmd.Process.Pid)) {
-		other = b
+	newer := p.waitState(t, p.a, second.Runs[0].ID, "running")
+	other := p.a
+	if p.on(p.a, newer) {
+		other = p.b
 	}
-	r := Do(t, "POST", other.URL+"/api/runs/"+second.Runs[0].ID+"/cancel", nil, api)
+	r := Do(t, "POST", other.URL+"/api/runs/"+second.Runs[0].ID+"/cancel", nil, pgAPI)
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("cancel through the other instance: %d %s", r.Status, r.Body)
 	}
-	ended := waitState(other.URL, second.Runs[0].ID, "cancelled")
+	ended := p.waitState(t, other, second.Runs[0].ID, "cancelled")
 	if !strings.Contains(fmt.Sprint(ended["error"]), "cancelled through the API") {
 		t.Errorf("the run cancelled through the API says %v", ended["error"])
 	}
 	// A run that is not running anywhere is not cancelled again.
-	if r := Do(t, "POST", other.URL+"/api/runs/"+first.Runs[0].ID+"/cancel", nil, api); r.Status == http.StatusAccepted {
+	if r := Do(t, "POST", other.URL+"/api/runs/"+first+"/cancel", nil, pgAPI); r.Status == http.StatusAccepted {
 		t.Errorf("cancel of an ended run: %d %s", r.Status, r.Body)
 	}
 }
@@ -365,51 +385,16 @@ func TestPostgres_CancelAcrossInstances(t *testing.T) {
 // TestPostgres_SkipIfRunningAcrossInstances: a skip-if-running delivery to
 // one instance is skipped while its group runs on another.
 func TestPostgres_SkipIfRunningAcrossInstances(t *testing.T) {
-	dbURL := mustDatabase(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "executed.txt")
-	api := map[string]string{"Authorization": "Bearer api-secret"}
-	client := newClient(2)
-	a := MustServe(t, pgInstance(t, dir, "a", dbURL, out))
-	first, err := send(t, client, a.URL+"/hooks/solo", "solo-1")
-	if err != nil || first.Status != http.StatusAccepted {
-		t.Fatalf("first delivery: %v %+v", err, first)
-	}
-	b := MustServe(t, pgInstance(t, dir, "b", dbURL, out))
-	state := func(id string) map[string]any {
-		r := Do(t, "GET", b.URL+"/api/runs/"+id, nil, api)
-		if r.Status != 200 {
-			t.Fatalf("GET run %s: %d %s", id, r.Status, r.Body)
-		}
-		return r.JSON(t)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for state(first.Runs[0].ID)["state"] != "running" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the first run did not start: %v", state(first.Runs[0].ID))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if inst := fmt.Sprint(state(first.Runs[0].ID)["instance"]); !strings.Contains(inst, fmt.Sprintf(":%d/", a.cmd.Process.Pid)) {
-		t.Fatalf("want the first run on instance a (pid %d), got %s", a.cmd.Process.Pid, inst)
-	}
-	second, err := send(t, client, b.URL+"/hooks/solo", "solo-2")
+	p := startPGPair(t, "/hooks/solo", "solo-1")
+	second, err := send(t, p.client, p.b.URL+"/hooks/solo", "solo-2")
 	if err != nil || second.Status != http.StatusAccepted {
 		t.Fatalf("second delivery: %v %+v", err, second)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for state(second.Runs[0].ID)["state"] != "skipped" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the second run was not skipped: %v", state(second.Runs[0].ID))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if got := state(second.Runs[0].ID)["error"]; !strings.Contains(fmt.Sprint(got), "already queued or running") {
+	skipped := p.waitState(t, p.b, second.Runs[0].ID, "skipped")
+	if got := skipped["error"]; !strings.Contains(fmt.Sprint(got), "already queued or running") {
 		t.Errorf("the skipped run says %v", got)
 	}
-	if st := state(first.Runs[0].ID)["state"]; st != "running" {
-		t.Errorf("the first run was disturbed: %v", st)
-	}
+	p.waitState(t, p.b, p.first.Runs[0].ID, "running") // undisturbed
 }
 
 // TestPostgres_ReadOnly503 turns the database read-only (as a failover to a
