@@ -156,6 +156,7 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 	now := time.Now()
 	var final []*store.Run
 	busyElsewhere := s.busyElsewhere(runs)
+	_, shared := s.store.(store.Shared)
 	s.mu.Lock()
 	for _, r := range runs {
 		spec, ok := s.lookup(r.Trigger)
@@ -170,7 +171,7 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 		// the policy still applies, to the other runs of the group.
 		cur, inRunning := s.running[r.ID]
 		started := inRunning && cur.claimed.Load()
-		adopted := inRunning || s.queued(r.ID)
+		adopted := inRunning || (shared && s.queued(r.ID)) // only a shared store's runs are adopted
 		if r.Group != "" {
 			if spec.QuietPeriod > 0 && !adopted {
 				final = append(final, s.supersede(r, now)...)
