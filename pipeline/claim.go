@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -167,7 +166,7 @@ func (s *Scheduler) obey(req store.CancelRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if it, ok := s.running[req.Run]; ok && it.claimed.Load() && !it.ended.Load() {
-		it.cancel(fmt.Errorf("%w: %s", ErrCancelled, req.Reason))
+		it.stop(req.Reason)
 	}
 }
 

@@ -58,6 +58,9 @@ type item struct {
 	ended     atomic.Bool // the command has returned; the run is no longer live
 }
 
+// stop cancels a started item's run, saying why.
+func (it *item) stop(reason string) { it.cancel(fmt.Errorf("%w: %s", ErrCancelled, reason)) }
+
 // NewScheduler returns a scheduler writing run directories and logs under
 // dir. lookup gives the current spec of a trigger (it follows config
 // reloads).
@@ -155,8 +158,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 	now := time.Now()
 	var final []*store.Run
-	busyElsewhere := s.busyElsewhere(runs)
-	_, shared := s.store.(store.Shared)
+	sh, shared := s.store.(store.Shared)
+	busyElsewhere := s.busyElsewhere(sh, runs)
 	s.mu.Lock()
 	for _, r := range runs {
 		spec, ok := s.lookup(r.Trigger)
@@ -187,7 +190,7 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 			case PolicyCancelPrevious:
 				reason := "cancelled by newer run " + r.ID
 				final = append(final, s.cancelGroup(r.Group, reason, r.ID)...)
-				if sh, ok := s.store.(store.Shared); ok {
+				if shared {
 					go s.cancelElsewhere(sh, r.Group, reason)
 				}
 			}
@@ -208,12 +211,11 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 	s.dispatch()
 }
 
-// busyElsewhere asks a shared store which skip-if-running runs of runs
+// busyElsewhere asks sh, a shared store or nil, which skip-if-running runs of runs
 // have an older run of their group queued or running on any instance. A
 // store that cannot answer leaves the decision to what this instance knows.
-func (s *Scheduler) busyElsewhere(runs []*store.Run) map[string]bool {
-	sh, ok := s.store.(store.Shared)
-	if !ok {
+func (s *Scheduler) busyElsewhere(sh store.Shared, runs []*store.Run) map[string]bool {
+	if sh == nil {
 		return nil
 	}
 	var busy map[string]bool
@@ -303,7 +305,7 @@ func (s *Scheduler) cancelGroup(group, reason, self string) []*store.Run {
 	s.queue = kept
 	for _, it := range s.running {
 		if it.run.Group == group && it.run.ID != self && it.cancel != nil {
-			it.cancel(fmt.Errorf("%w: %s", ErrCancelled, reason))
+			it.stop(reason)
 		}
 	}
 	return out
@@ -585,7 +587,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id, reason string) (bool, error)
 			s.mu.Unlock()
 			return false, nil
 		}
-		it.cancel(fmt.Errorf("%w: %s", ErrCancelled, reason))
+		it.stop(reason)
 		s.mu.Unlock()
 		return true, nil
 	}

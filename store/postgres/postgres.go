@@ -644,27 +644,30 @@ const maxReason = 1000
 // CancelRun implements store.Shared: the request is stored, and a
 // notification reaches every instance; the one executing the run stops it.
 func (db *DB) CancelRun(ctx context.Context, id, reason string) (bool, error) {
-	tag, err := db.pool.Exec(ctx, `WITH req AS (
-			INSERT INTO cancel_requests (run_id, attempt, reason)
-			SELECT id, attempt, $3 FROM runs WHERE id = $2 AND state = 'running'
-			ON CONFLICT (run_id, attempt) DO UPDATE SET reason = EXCLUDED.reason
-			RETURNING run_id)
-		SELECT pg_notify($1, run_id || ' ' || $3) FROM req`, cancelChannel, id, cutReason(reason))
-	if err != nil {
-		return false, wrap(err)
-	}
-	return tag.RowsAffected() > 0, nil
+	n, err := db.requestCancel(ctx, reason, `id = $3`, id)
+	return n > 0, err
 }
 
 // CancelGroup implements store.Shared.
 func (db *DB) CancelGroup(ctx context.Context, group, reason string) error {
-	_, err := db.pool.Exec(ctx, `WITH req AS (
+	_, err := db.requestCancel(ctx, reason, `grp = $3 AND instance <> $4`, group, db.opts.Instance)
+	return err
+}
+
+// requestCancel stores a cancel request for each running run that where
+// selects (its arguments from $3) and notifies the instances; it returns
+// how many runs it asked to stop.
+func (db *DB) requestCancel(ctx context.Context, reason, where string, args ...any) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `WITH req AS (
 			INSERT INTO cancel_requests (run_id, attempt, reason)
-			SELECT id, attempt, $3 FROM runs WHERE grp = $2 AND state = 'running' AND instance <> $4
+			SELECT id, attempt, $2 FROM runs WHERE state = 'running' AND `+where+`
 			ON CONFLICT (run_id, attempt) DO UPDATE SET reason = EXCLUDED.reason
 			RETURNING run_id)
-		SELECT pg_notify($1, run_id || ' ' || $3) FROM req`, cancelChannel, group, cutReason(reason), db.opts.Instance)
-	return wrap(err)
+		SELECT pg_notify($1, run_id || ' ' || $2) FROM req`, append([]any{cancelChannel, cutReason(reason)}, args...)...)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // GroupBusy implements store.Shared.

@@ -308,17 +308,27 @@ func storageFailure(err error) bool {
 
 // write runs fn in the writer and waits for its commit.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	o := &op{fn: fn, done: make(chan error, 1)}
-	select {
-	case db.ops <- o:
-	case <-db.closed:
-		return fmt.Errorf("%w: closed", store.ErrUnavailable)
-	case <-ctx.Done():
-		return ctx.Err()
+	o, err := db.submit(ctx, fn)
+	if err != nil {
+		return err
 	}
 	// Once queued, the write is waited for even if ctx ends: the caller
 	// must learn whether it committed.
 	return db.await(o)
+}
+
+// submit queues fn for the writer, which commits writes in the order they
+// are queued.
+func (db *DB) submit(ctx context.Context, fn func(tx *sql.Tx) error) (*op, error) {
+	o := &op{fn: fn, done: make(chan error, 1)}
+	select {
+	case db.ops <- o:
+		return o, nil
+	case <-db.closed:
+		return nil, fmt.Errorf("%w: closed", store.ErrUnavailable)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // await waits for a queued write's commit.
@@ -558,11 +568,9 @@ func (db *DB) UpdateRun(ctx context.Context, r *store.Run, from ...store.State) 
 // they enter db.ops.
 func (db *DB) SubmitUpdateRun(r *store.Run, from ...store.State) (wait func() (bool, error)) {
 	fn, changed := db.updateRun(r, from)
-	o := &op{fn: fn, done: make(chan error, 1)}
-	select {
-	case db.ops <- o:
-	case <-db.closed:
-		return func() (bool, error) { return false, fmt.Errorf("%w: closed", store.ErrUnavailable) }
+	o, err := db.submit(context.Background(), fn)
+	if err != nil {
+		return func() (bool, error) { return false, err }
 	}
 	return func() (bool, error) {
 		err := db.await(o)
