@@ -253,19 +253,23 @@ cp "$HOOKTRIGGER_PAYLOAD" "$OUT/payload"
 			vars := hostile(traps)
 			job := newJob(t)
 			job.Vars = vars
-			job.Payload = append([]byte(vars["junk"]), "\x00$(touch "+filepath.Join(traps, "payload")+")"...)
+			payload := append([]byte(vars["junk"]), "\x00$(touch "+filepath.Join(traps, "payload")+")"...)
+			job.Payload = payload
 			cmd := tt.cmd(out)
 			res := pipeline.Execute(t.Context(), &cmd, job)
 			if res.Outcome != pipeline.OutcomeSucceeded || len(res.FileOnly) != 0 {
 				t.Fatalf("outcome %q file only %q (err %v); log:\n%s", res.Outcome, res.FileOnly, res.Err, mustRead(t, job.LogPath))
+			}
+			if job.Payload != nil {
+				t.Error("Execute kept the payload in the job after writing its file")
 			}
 			for name, v := range vars {
 				if got := mustRead(t, filepath.Join(out, name+".env")); string(got) != v+"\n" {
 					t.Errorf("%s through the environment: got %d bytes %.60q, want %d bytes %.60q", name, len(got), got, len(v)+1, v+"\n")
 				}
 			}
-			if got := mustRead(t, filepath.Join(out, "payload")); !bytes.Equal(got, job.Payload) {
-				t.Errorf("payload file differs: %d bytes, want %d", len(got), len(job.Payload))
+			if got := mustRead(t, filepath.Join(out, "payload")); !bytes.Equal(got, payload) {
+				t.Errorf("payload file differs: %d bytes, want %d", len(got), len(payload))
 			}
 			var fromJSON map[string]string
 			if err := json.Unmarshal(mustRead(t, filepath.Join(out, "vars.json")), &fromJSON); err != nil {

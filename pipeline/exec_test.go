@@ -488,9 +488,10 @@ func BenchmarkExecuteTrue(b *testing.B) {
 	job := newJob(b)
 	job.Vars = map[string]string{"ref": "refs/heads/main", "sha": "0123456789abcdef0123456789abcdef01234567"}
 	job.Meta = map[string]string{"RUN_ID": "1", "TRIGGER": "bench"}
-	job.Payload = []byte(`{"ref":"refs/heads/main"}`)
+	payload := []byte(`{"ref":"refs/heads/main"}`)
 	cmd := &pipeline.Command{Argv: []string{"/bin/true"}}
 	for b.Loop() {
+		job.Payload = payload // Execute drops it once written
 		if res := pipeline.Execute(b.Context(), cmd, job); res.Outcome != pipeline.OutcomeSucceeded {
 			b.Fatalf("outcome %q (err %v)", res.Outcome, res.Err)
 		}

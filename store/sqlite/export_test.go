@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
+
+	"github.com/hooktrigger/hooktrigger/store"
 )
 
 // SetMaxPageCount caps the database's size, so tests can fill it.
@@ -19,4 +21,9 @@ func PageCount(db *DB) (int, error) {
 	var n int
 	err := db.r.QueryRow(`PRAGMA page_count`).Scan(&n)
 	return n, err
+}
+
+// DeliveriesWithBodies lists every delivery, bodies included, from one query.
+func DeliveriesWithBodies(db *DB) ([]*store.Delivery, error) {
+	return db.deliveries(context.Background(), true, `ORDER BY id`)
 }

@@ -66,6 +66,32 @@ func TestDB_SurvivesReopen(t *testing.T) {
 	}
 }
 
+// TestDB_DeliveryBodiesAreDistinct guards what the store's reading of bodies
+// relies on: the driver hands over a new slice for every blob, so a body
+// taken without copying is not overwritten by the next row's.
+func TestDB_DeliveryBodiesAreDistinct(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, filepath.Join(t.TempDir(), "h.db"))
+	want := map[string][]byte{}
+	for i := range 3 {
+		d, runs := newDelivery("/hooks/a", "g"+strconv.Itoa(i))
+		d.Body = bytes.Repeat([]byte{byte('a' + i)}, 100_000+i)
+		want[d.ID] = bytes.Clone(d.Body)
+		if _, err := db.Record(ctx, d, runs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := sqlite.DeliveriesWithBodies(db)
+	if err != nil || len(ds) != len(want) {
+		t.Fatalf("got %d deliveries, %v", len(ds), err)
+	}
+	for _, d := range ds {
+		if !bytes.Equal(d.Body, want[d.ID]) {
+			t.Errorf("delivery %s: body of %d bytes starting %q, want %d bytes of %q", d.ID, len(d.Body), d.Body[:min(len(d.Body), 1)], len(want[d.ID]), want[d.ID][:1])
+		}
+	}
+}
+
 // TestDB_Full fills a size-capped database with concurrent deliveries: each
 // Record either returns nil and everything it wrote reads back, or returns
 // ErrUnavailable and nothing of it is stored; Ping then reports the store
