@@ -12,13 +12,13 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/store"
@@ -30,7 +30,6 @@ var webFS embed.FS
 const (
 	sessionCookie = "hooktrigger_session"
 	sessionTTL    = 12 * time.Hour
-	maxSessions   = 10000
 )
 
 // contentSecurityPolicy forbids inline script and style and every origin but
@@ -38,22 +37,30 @@ const (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// uiState is the UI's per-process state: the key that signs session ids,
-// the sessions, the templates and the broker of live events.
+// uiState is the UI's per-process state: the key that signs sessions when
+// no api_token is set, the templates and the broker of live events.
 type uiState struct {
 	key    []byte
 	tmpl   map[string]*template.Template
 	events *broker
-
-	mu       sync.Mutex
-	sessions map[string]*session
 }
 
-// session is one signed-in browser.
+// session is one signed-in browser. It lives in its cookie, signed with a
+// key derived from api_token, so every instance on the same database and a
+// restarted one accept it, and changing the token ends every session. What
+// the server keeps is only the sessions signed out early (the store's
+// revoked sessions), so that signing out holds on every instance too.
 type session struct {
-	id      string
-	csrf    string
+	nonce   []byte
 	expires time.Time
+	csrf    string
+}
+
+// revocationID names a session in the store: a hash of its nonce, so the
+// database never holds what a cookie carries.
+func (sess *session) revocationID() string {
+	h := sha256.Sum256(sess.nonce)
+	return hex.EncodeToString(h[:])
 }
 
 var (
@@ -72,7 +79,7 @@ func (s *Server) ui() *uiState {
 }
 
 func (s *Server) initUI() {
-	st := &uiState{key: make([]byte, 32), sessions: map[string]*session{}, tmpl: map[string]*template.Template{}, events: newBroker()}
+	st := &uiState{key: make([]byte, 32), tmpl: map[string]*template.Template{}, events: newBroker()}
 	if _, err := rand.Read(st.key); err != nil {
 		panic("server: no randomness for the session key: " + err.Error())
 	}
@@ -167,7 +174,7 @@ func validCSRF(r *http.Request, sess *session) bool {
 // uiSession finds the request's session. When it answers false it has
 // already written the redirect or refusal.
 func (s *Server) uiSession(w http.ResponseWriter, r *http.Request) (*session, bool) {
-	if sess := s.ui().lookup(r); sess != nil {
+	if sess := s.lookupSession(r); sess != nil {
 		return sess, true
 	}
 	if s.cfg.Load().APIToken == "" {
@@ -175,7 +182,7 @@ func (s *Server) uiSession(w http.ResponseWriter, r *http.Request) (*session, bo
 			http.Error(w, "Set api_token in the config to use the UI from other hosts.", http.StatusForbidden)
 			return nil, false
 		}
-		return s.ui().start(w, r), true
+		return s.startSession(w, r), true
 	}
 	if strings.HasPrefix(r.URL.Path, "/ui/events") || strings.HasSuffix(r.URL.Path, "/log") || r.Header.Get("X-Requested-With") != "" {
 		http.Error(w, "sign in first", http.StatusUnauthorized)
@@ -193,7 +200,7 @@ func (s *Server) uiSession(w http.ResponseWriter, r *http.Request) (*session, bo
 // use the JSON API: any session for safe methods, and for the others only
 // with the session's CSRF token in X-CSRF-Token.
 func (s *Server) sessionAuthorized(r *http.Request) bool {
-	sess := s.ui().lookup(r)
+	sess := s.lookupSession(r)
 	if sess == nil {
 		return false
 	}
@@ -205,64 +212,109 @@ func (s *Server) sessionAuthorized(r *http.Request) bool {
 	return given != "" && subtle.ConstantTimeCompare([]byte(given), []byte(sess.csrf)) == 1
 }
 
-// sign returns the cookie value for a session id: the id and its HMAC.
-func (u *uiState) sign(id string) string {
-	m := hmac.New(sha256.New, u.key)
-	m.Write([]byte(id))
-	return id + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// sessionKey is the key that signs session cookies: derived from api_token,
+// or the process's random key when there is none (the UI then only admits
+// loopback clients, and sessions only carry their CSRF tokens).
+func (s *Server) sessionKey() []byte {
+	token := s.cfg.Load().APIToken
+	if token == "" {
+		return s.ui().key
+	}
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("hooktrigger UI session key v1"))
+	return m.Sum(nil)
 }
 
-// lookup returns the live session named by r's cookie, or nil.
-func (u *uiState) lookup(r *http.Request) *session {
+// sessionMAC signs a cookie's payload (nonce and expiry) under key.
+func sessionMAC(key, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("session\x00"))
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+// newSession returns the session of nonce and expiry, its CSRF token
+// derived from both under key.
+func newSession(key, nonce []byte, expires time.Time) *session {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("csrf\x00"))
+	m.Write(nonce)
+	return &session{nonce: nonce, expires: expires, csrf: hex.EncodeToString(m.Sum(nil))}
+}
+
+// Cookie values are "v1.<payload>.<mac>", both base64url: the payload is
+// 32 random bytes and the expiry in Unix seconds (8 bytes, big-endian).
+const (
+	cookieVersion = "v1."
+	nonceLen      = 32
+)
+
+// lookupSession returns the session of r's cookie when its signature holds
+// under the current key, it has not expired and was not signed out; else
+// nil. A store that cannot answer counts as signed out.
+func (s *Server) lookupSession(r *http.Request) *session {
 	c, err := r.Cookie(sessionCookie)
+	if err != nil || !strings.HasPrefix(c.Value, cookieVersion) {
+		return nil
+	}
+	p64, mac64, ok := strings.Cut(c.Value[len(cookieVersion):], ".")
+	if !ok {
+		return nil
+	}
+	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
+	mac, err2 := base64.RawURLEncoding.DecodeString(mac64)
+	if err1 != nil || err2 != nil || len(payload) != nonceLen+8 {
+		return nil
+	}
+	key := s.sessionKey()
+	if !hmac.Equal(mac, sessionMAC(key, payload)) {
+		return nil
+	}
+	expires := time.Unix(int64(binary.BigEndian.Uint64(payload[nonceLen:])), 0)
+	if !time.Now().Before(expires) {
+		return nil
+	}
+	sess := newSession(key, payload[:nonceLen], expires)
+	revoked, err := s.store.SessionRevoked(r.Context(), sess.revocationID())
 	if err != nil {
+		s.rlog(r).Warn("UI session not checked: store unavailable", "err", err)
 		return nil
 	}
-	id, _, ok := strings.Cut(c.Value, ".")
-	if !ok || !hmac.Equal([]byte(u.sign(id)), []byte(c.Value)) {
-		return nil
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	sess := u.sessions[id]
-	if sess == nil {
-		return nil
-	}
-	if time.Now().After(sess.expires) {
-		delete(u.sessions, id)
+	if revoked {
 		return nil
 	}
 	return sess
 }
 
-// start creates a session and sets its cookie.
-func (u *uiState) start(w http.ResponseWriter, r *http.Request) *session {
-	sess := &session{id: randomToken(), csrf: randomToken(), expires: time.Now().Add(sessionTTL)}
-	u.mu.Lock()
-	if len(u.sessions) >= maxSessions {
-		now := time.Now()
-		for id, old := range u.sessions {
-			if now.After(old.expires) || len(u.sessions) >= maxSessions {
-				delete(u.sessions, id)
-			}
-		}
+// startSession creates a session and sets its cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request) *session {
+	payload := make([]byte, nonceLen+8)
+	if _, err := rand.Read(payload[:nonceLen]); err != nil {
+		panic("server: no randomness: " + err.Error())
 	}
-	u.sessions[sess.id] = sess
-	u.mu.Unlock()
+	expires := time.Now().Add(sessionTTL).Truncate(time.Second)
+	binary.BigEndian.PutUint64(payload[nonceLen:], uint64(expires.Unix()))
+	key := s.sessionKey()
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: u.sign(sess.id), Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		Name:  sessionCookie,
+		Value: cookieVersion + base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(sessionMAC(key, payload)),
+		Path:  "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 		MaxAge: int(sessionTTL / time.Second),
 	})
-	return sess
+	return newSession(key, payload[:nonceLen], expires)
 }
 
-func (u *uiState) end(w http.ResponseWriter, r *http.Request, sess *session) {
-	u.mu.Lock()
-	delete(u.sessions, sess.id)
-	u.mu.Unlock()
+// endSession signs sess out on every instance and clears the cookie. It
+// reports false when the store could not record it: the session then stays
+// valid elsewhere until it expires.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, sess *session) bool {
+	err := s.store.RevokeSession(r.Context(), sess.revocationID(), sess.expires)
+	if err != nil {
+		s.rlog(r).Error("UI sign-out not recorded", "err", err)
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	return err == nil
 }
 
 func randomToken() string {
@@ -282,7 +334,7 @@ func safeNext(next string) string {
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Load().APIToken == "" || s.ui().lookup(r) != nil {
+	if s.cfg.Load().APIToken == "" || s.lookupSession(r) != nil {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 		return
 	}
@@ -304,12 +356,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Data: loginView{Next: next, Failed: true}})
 		return
 	}
-	s.ui().start(w, r)
+	s.startSession(w, r)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *session) {
-	s.ui().end(w, r, sess)
+	if !s.endSession(w, r, sess) {
+		w.Header().Set("Retry-After", "5")
+		s.uiError(w, r, nil, http.StatusServiceUnavailable, "This browser is signed out, but the store is unavailable and could not record it: a copy of the session's cookie stays valid until "+fmtTime(sess.expires)+".")
+		return
+	}
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }
 

@@ -3,16 +3,24 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hooktrigger/hooktrigger/config"
 	"github.com/hooktrigger/hooktrigger/server"
 )
 
@@ -171,21 +179,39 @@ func TestUI_Access(t *testing.T) {
 		}
 	})
 	t.Run("TamperedCookieRefused", func(t *testing.T) {
-		id, sig, _ := strings.Cut(cookie.Value, ".")
+		payload64, mac64, _ := strings.Cut(strings.TrimPrefix(cookie.Value, "v1."), ".")
+		payload, _ := base64.RawURLEncoding.DecodeString(payload64)
 		// One character of the signature changed (ToUpper would leave a
 		// signature that starts with capitals or digits as it was).
-		flipped := "A" + sig[1:]
-		if sig[0] == 'A' {
-			flipped = "B" + sig[1:]
+		flipped := "A" + mac64[1:]
+		if mac64[0] == 'A' {
+			flipped = "B" + mac64[1:]
 		}
-		for _, v := range []string{id, id + ".", strings.Repeat("0", len(id)) + "." + sig, id + "." + flipped} {
+		later := bytes.Clone(payload)
+		binary.BigEndian.PutUint64(later[32:], uint64(time.Now().Add(48*time.Hour).Unix()))
+		expired := bytes.Clone(payload)
+		binary.BigEndian.PutUint64(expired[32:], uint64(time.Now().Add(-time.Second).Unix()))
+		for name, v := range map[string]string{
+			"no signature":         "v1." + payload64,
+			"empty signature":      "v1." + payload64 + ".",
+			"no version":           payload64 + "." + mac64,
+			"flipped signature":    "v1." + payload64 + "." + flipped,
+			"expiry moved":         "v1." + base64.RawURLEncoding.EncodeToString(later) + "." + mac64,
+			"other token's key":    signedCookie("another-token", payload),
+			"expired, well signed": signedCookie(testToken, expired),
+		} {
 			c := &http.Cookie{Name: cookie.Name, Value: v}
 			if r := send(t, "GET", base+"/ui/", "", nil, c); r.status != http.StatusSeeOther {
-				t.Errorf("cookie %q: %d", v, r.status)
+				t.Errorf("%s: %d", name, r.status)
 			}
 			if r := send(t, "GET", base+"/api/runs", "", nil, c); r.status != http.StatusUnauthorized {
-				t.Errorf("cookie %q on the API: %d", v, r.status)
+				t.Errorf("%s, on the API: %d", name, r.status)
 			}
+		}
+		// The control: the same payload signed as the server signs opens
+		// the UI, so the refusals above are about what was changed.
+		if r := send(t, "GET", base+"/ui/", "", nil, &http.Cookie{Name: cookie.Name, Value: signedCookie(testToken, payload)}); r.status != http.StatusOK {
+			t.Errorf("a correctly signed cookie: %d", r.status)
 		}
 	})
 	t.Run("StateChangesNeedCSRF", func(t *testing.T) {
@@ -245,6 +271,81 @@ func TestUI_Access(t *testing.T) {
 			t.Fatalf("the old cookie still opens the UI: %d", r.status)
 		}
 	})
+}
+
+// signedCookie is a session cookie value for payload (nonce and expiry)
+// signed as the server signs it with api_token token.
+func signedCookie(token string, payload []byte) string {
+	k := hmac.New(sha256.New, []byte(token))
+	k.Write([]byte("hooktrigger UI session key v1"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write([]byte("session\x00"))
+	m.Write(payload)
+	return "v1." + base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// TestUI_SessionOutlivesRestart: a session is the cookie's, not the
+// process's, so it opens the UI after a restart; signing out is recorded
+// in the store and holds after a restart too; a new api_token ends every
+// session.
+func TestUI_SessionOutlivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "hooktrigger.yaml")
+	writeConfig := func(token string) {
+		text := strings.Replace(uiConfig, "api_token: "+testToken, "api_token: "+token, 1)
+		if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func() (*server.Server, string) {
+		cfg, err := config.Load(cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve()
+		return s, "http://" + s.Addr()
+	}
+	stop := func(s *server.Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Close(ctx)
+	}
+	writeConfig(testToken)
+
+	s1, base := start()
+	cookie, csrf := signIn(t, base)
+	stop(s1)
+
+	s2, base := start()
+	page := send(t, "GET", base+"/ui/", "", nil, cookie)
+	if page.status != http.StatusOK || !strings.Contains(page.body, csrf) {
+		t.Fatalf("after a restart the session's cookie got %d (its CSRF token on the page: %v)", page.status, strings.Contains(page.body, csrf))
+	}
+	if r := send(t, "POST", base+"/ui/logout", "csrf="+csrf, formHeader, cookie); r.status != http.StatusSeeOther {
+		t.Fatalf("sign out: %d %s", r.status, r.body)
+	}
+	stop(s2)
+
+	s3, base := start()
+	defer stop(s3)
+	if r := send(t, "GET", base+"/ui/", "", nil, cookie); r.status != http.StatusSeeOther {
+		t.Fatalf("a signed-out session opened the UI after a restart: %d", r.status)
+	}
+	fresh, _ := signIn(t, base)
+	writeConfig("a-new-token")
+	if err := s3.Reload(cfgPath, false); err != nil {
+		t.Fatal(err)
+	}
+	if r := send(t, "GET", base+"/ui/", "", nil, fresh); r.status != http.StatusSeeOther {
+		t.Fatalf("a session signed under the old api_token opened the UI: %d", r.status)
+	}
 }
 
 func TestUI_NoToken(t *testing.T) {

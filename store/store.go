@@ -145,9 +145,15 @@ type Store interface {
 	// returns them (for crash recovery at start). A Shared store marks only
 	// the runs of instances that are no longer alive.
 	InterruptRunning(ctx context.Context) ([]*Run, error)
-	// Prune deletes delivery bodies older than keepBodies, and runs older
-	// than keepRuns or beyond the newest maxRuns (zero = keep).
+	// Prune deletes delivery bodies older than keepBodies, runs older than
+	// keepRuns or beyond the newest maxRuns (zero = keep), and revoked
+	// sessions past their expiry.
 	Prune(ctx context.Context, keepBodies, keepRuns time.Duration, maxRuns int) (prunedRuns []string, err error)
+	// RevokeSession records that the UI session id was signed out; it is
+	// refused until expires, after which Prune forgets it.
+	RevokeSession(ctx context.Context, id string, expires time.Time) error
+	// SessionRevoked reports whether the UI session id was signed out.
+	SessionRevoked(ctx context.Context, id string) (bool, error)
 	// Ping checks that the storage answers.
 	Ping(ctx context.Context) error
 	// Close releases the storage.

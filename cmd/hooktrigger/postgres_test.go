@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,16 +122,24 @@ func readPostgres(tb testing.TB, dbURL string) *storedState {
 	return readAll(tb, db)
 }
 
+// startTwoInstances starts instances a and b (pgInstance) on a new
+// database, dbURL; out is the file their builds append to.
+func startTwoInstances(t *testing.T) (a, b *Proc, dbURL, out string) {
+	t.Helper()
+	dbURL = mustDatabase(t)
+	dir := t.TempDir()
+	out = filepath.Join(dir, "executed.txt")
+	a = MustServe(t, pgInstance(t, dir, "a", dbURL, out))
+	b = MustServe(t, pgInstance(t, dir, "b", dbURL, out))
+	return a, b, dbURL, out
+}
+
 // TestPostgres_TwoInstances runs two real servers on one database and
 // spreads 1,000 deliveries over both: every run executes exactly once, on
 // one of them, and the runs of a queue group never overlap, although both
 // instances hold them.
 func TestPostgres_TwoInstances(t *testing.T) {
-	dbURL := mustDatabase(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "executed.txt")
-	a := MustServe(t, pgInstance(t, dir, "a", dbURL, out))
-	b := MustServe(t, pgInstance(t, dir, "b", dbURL, out))
+	a, b, dbURL, out := startTwoInstances(t)
 
 	const total, serial, conc = 1000, 40, 32
 	type job struct{ url, id string }
@@ -470,4 +480,51 @@ func mustParse(tb testing.TB, s string) *url.URL {
 		tb.Fatal(err)
 	}
 	return u
+}
+
+// TestPostgres_UISessionAcrossInstances: behind a load balancer a browser
+// meets any instance. A session signed in on one opens the UI of the other,
+// and signing out on the other ends it on the first.
+func TestPostgres_UISessionAcrossInstances(t *testing.T) {
+	a, b, _, _ := startTwoInstances(t)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(base string, c *http.Cookie) (int, string) {
+		req, _ := http.NewRequest("GET", base+"/ui/", nil)
+		req.AddCookie(c)
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+
+	resp, err := noFollow.PostForm(a.URL+"/ui/login", url.Values{"token": {"api-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+		t.Fatalf("sign in on a: %d, %d cookies", resp.StatusCode, len(resp.Cookies()))
+	}
+	cookie := resp.Cookies()[0]
+	status, page := get(b.URL, cookie)
+	m := regexp.MustCompile(`<meta name="csrf-token" content="([0-9a-f]{64})">`).FindStringSubmatch(page)
+	if status != http.StatusOK || m == nil {
+		t.Fatalf("the session signed in on a, on b: %d", status)
+	}
+	req, _ := http.NewRequest("POST", b.URL+"/ui/logout", strings.NewReader(url.Values{"csrf": {m[1]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(cookie)
+	if resp, err = noFollow.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out on b: %d", resp.StatusCode)
+	}
+	if status, _ := get(a.URL, cookie); status != http.StatusSeeOther {
+		t.Fatalf("signed out on b, the session still opens a's UI: %d", status)
+	}
 }

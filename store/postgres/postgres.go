@@ -781,6 +781,9 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 			return nil, wrap(err)
 		}
 	}
+	if _, err := db.pool.Exec(ctx, `DELETE FROM revoked_sessions WHERE expires_at < $1`, now); err != nil {
+		return nil, wrap(err)
+	}
 	var conds []string
 	var args []any
 	if keepRuns > 0 {
@@ -804,6 +807,19 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return ids, wrap(err)
+}
+
+// RevokeSession implements store.Store.
+func (db *DB) RevokeSession(ctx context.Context, id string, expires time.Time) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO revoked_sessions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, expires)
+	return wrap(err)
+}
+
+// SessionRevoked implements store.Store.
+func (db *DB) SessionRevoked(ctx context.Context, id string) (bool, error) {
+	var revoked bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE id = $1)`, id).Scan(&revoked)
+	return revoked, wrap(err)
 }
 
 // Ping implements store.Store: it writes, so a read-only or unreachable

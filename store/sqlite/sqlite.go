@@ -665,6 +665,9 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 				return err
 			}
 		}
+		if _, err := tx.Exec(`DELETE FROM revoked_sessions WHERE expires_at < ?`, now.UnixNano()); err != nil {
+			return err
+		}
 		var conds []string
 		var args []any
 		if keepRuns > 0 {
@@ -694,6 +697,21 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 		return err
 	})
 	return pruned, wrap(err)
+}
+
+// RevokeSession implements store.Store.
+func (db *DB) RevokeSession(ctx context.Context, id string, expires time.Time) error {
+	return wrap(db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO revoked_sessions (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, expires.UnixNano())
+		return err
+	}))
+}
+
+// SessionRevoked implements store.Store.
+func (db *DB) SessionRevoked(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM revoked_sessions WHERE id = ?`, id).Scan(&n)
+	return n > 0, wrap(err)
 }
 
 // Ping implements store.Store: it writes through the writer, as a delivery

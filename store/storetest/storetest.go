@@ -292,6 +292,34 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("RevokedSessions", func(t *testing.T) {
+		s := open(t)
+		now := time.Now()
+		for _, id := range []string{"live", "live"} { // twice: revoking is idempotent
+			if err := s.RevokeSession(ctx, id, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.RevokeSession(ctx, "expired", now.Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string]bool{"live": true, "expired": true, "never": false} {
+			if got, err := s.SessionRevoked(ctx, id); err != nil || got != want {
+				t.Fatalf("SessionRevoked(%q) = %v, %v; want %v", id, got, err, want)
+			}
+		}
+		// Prune forgets a revocation once the session has expired anyway,
+		// also when it has no runs to prune.
+		if _, err := s.Prune(ctx, 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string]bool{"live": true, "expired": false} {
+			if got, err := s.SessionRevoked(ctx, id); err != nil || got != want {
+				t.Fatalf("after Prune, SessionRevoked(%q) = %v, %v; want %v", id, got, err, want)
+			}
+		}
+	})
+
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(ctx); err != nil {
 			t.Fatal(err)
