@@ -38,7 +38,7 @@ type Job struct {
 	LogPath string            // the build's stdout and stderr, interleaved; replaced by a new file
 	Vars    map[string]string // the delivery's variables
 	Meta    map[string]string // HOOKTRIGGER_* entries (RUN_ID, TRIGGER, EVENT …), with or without the prefix
-	Payload []byte            // raw body, written to $RunDir/payload; Execute sets it to nil once written
+	Payload []byte            // raw body, written to $RunDir/payload; Execute sets it to nil once written (and given to Preamble)
 	Started func(pid int)     // optional; called right after the child started
 }
 
@@ -124,9 +124,6 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	env, fileOnly, missing := buildEnv(cmd, job, varsFile, payloadFile)
 	res.FileOnly = fileOnly
 	fresh, err := writeJobFiles(job, payloadFile, varsFile, missing)
-	// The body is in its file now: a build that runs for an hour must not
-	// keep a 25 MB body in memory with it.
-	job.Payload = nil
 	if err != nil {
 		return fail(err)
 	}
@@ -161,6 +158,9 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	if cmd.Preamble != nil {
 		lc.write(cmd.Preamble(job))
 	}
+	// The body is in its file now: a build that runs for an hour must not
+	// keep a 25 MB body in memory with it.
+	job.Payload = nil
 	if len(fileOnly) > 0 {
 		lc.note("variables passed by file only (too large for the environment; see $%s and $%s): %s",
 			EnvVars, EnvVarsDir, strings.Join(fileOnly, " "))
