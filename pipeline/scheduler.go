@@ -461,7 +461,16 @@ func (s *Scheduler) execute(ctx context.Context, it *item) (recorded func()) {
 		meta[metaPrefix+"RUN_ID"] = r.ID
 	}
 	job := &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: meta, Payload: body}
+	var ship *logShipper
+	if ls, ok := s.store.(store.Logs); ok {
+		ship = shipLog(ls, r, job.LogPath, r.Attempt == 0, s.log)
+	}
 	res := Execute(ctx, it.spec.Command, job)
+	if ship != nil {
+		// The whole log is stored before the run's end is: whoever sees
+		// the run ended reads all of it, on any instance.
+		ship.finish()
+	}
 	it.ended.Store(true)
 	r.StartedAt, r.EndedAt = res.Started, res.Ended
 	if r.StartedAt.IsZero() {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -103,21 +101,36 @@ func (s *Server) runLog(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	lr := s.newLogReader(id)
+	defer lr.close()
 	follow := r.URL.Query().Get("follow") == "1"
-	f, err := os.Open(s.sched.LogPath(id))
-	if err != nil && !follow {
-		if run.State == store.Queued || run.State.Final() {
-			w.WriteHeader(http.StatusOK) // no output (yet, or ever)
-			return
-		}
+	data, found, err := lr.at(r.Context(), 0)
+	switch {
+	case err != nil:
+		s.storeError(w, err)
+		return
+	case !found && !follow && !(run.State == store.Queued || run.State.Final()):
 		writeError(w, http.StatusNotFound, "no log")
 		return
 	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	var offset int64
+	// drain writes the log from offset to its current end.
+	drain := func() bool {
+		for len(data) > 0 {
+			if _, err := w.Write(data); err != nil {
+				return false
+			}
+			offset += int64(len(data))
+			if data, _, err = lr.at(r.Context(), offset); err != nil {
+				return false
+			}
+		}
+		return true
+	}
 	if !follow {
-		defer f.Close()
-		_, _ = io.Copy(w, f)
+		drain()
 		return
 	}
 	flusher, _ := w.(http.Flusher)
@@ -126,25 +139,14 @@ func (s *Server) runLog(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
 	for {
-		if f == nil {
-			f, _ = os.Open(s.sched.LogPath(id))
-		}
-		if f != nil {
-			if n, _ := io.Copy(w, f); n > 0 && flusher != nil {
-				flusher.Flush()
-			}
-		}
-		if run.State.Final() {
-			if f != nil {
-				_, _ = io.Copy(w, f)
-			}
+		// run was read before this drain: once it is final, the drain
+		// has the whole log (an instance stores all of it before the end).
+		if !drain() || run.State.Final() {
 			return
+		}
+		if flusher != nil {
+			flusher.Flush()
 		}
 		select {
 		case <-r.Context().Done():
@@ -154,6 +156,9 @@ func (s *Server) runLog(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 		}
 		if run, err = s.store.Run(r.Context(), id); err != nil {
+			return
+		}
+		if data, _, err = lr.at(r.Context(), offset); err != nil {
 			return
 		}
 	}

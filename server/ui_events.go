@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,33 +151,23 @@ func (s *Server) runLogEvents(w http.ResponseWriter, r *http.Request, sess *sess
 	if !ok {
 		return
 	}
-	var f *os.File
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
+	lr := s.newLogReader(id)
+	defer lr.close()
 	var pending []byte
-	buf := make([]byte, 64<<10)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		final := run.State.Final()
-		if f == nil {
-			if f, _ = os.Open(s.sched.LogPath(id)); f != nil && offset > 0 {
-				if _, err := f.Seek(offset, io.SeekStart); err != nil {
-					return
-				}
+		for {
+			data, _, err := lr.at(r.Context(), offset+int64(len(pending)))
+			if err != nil {
+				_ = writeSSE(w, "failure", "", fmt.Sprintf("%q", "store unavailable"))
+				return
 			}
-		}
-		if f != nil {
-			for {
-				n, err := f.Read(buf)
-				pending = append(pending, buf[:n]...)
-				if err != nil || n == 0 {
-					break
-				}
+			if len(data) == 0 {
+				break
 			}
+			pending = append(pending, data...)
 		}
 		// Send whole lines; the rest waits for its newline unless the run
 		// has ended.

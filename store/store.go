@@ -173,6 +173,20 @@ type Ordered interface {
 	SubmitUpdateRun(r *Run, from ...State) (wait func() (bool, error))
 }
 
+// Logs is implemented by a store that keeps run logs for every instance
+// (postgres): the executing instance ships its log file there, and the
+// others read it from there.
+type Logs interface {
+	// AppendLog stores data as run id's log from byte offset on; the
+	// appends of a run are contiguous.
+	AppendLog(ctx context.Context, id string, offset int64, data []byte) error
+	// ResetLog forgets run id's stored log (a new attempt writes it anew).
+	ResetLog(ctx context.Context, id string) error
+	// ReadLog returns at most max bytes of run id's stored log from byte
+	// offset on; none when nothing is stored there (yet).
+	ReadLog(ctx context.Context, id string, offset int64, max int) ([]byte, error)
+}
+
 // Shared is implemented by stores that several instances use at once
 // (postgres). The scheduler claims runs through it, so that each run executes
 // on exactly one instance and concurrency groups hold across instances.

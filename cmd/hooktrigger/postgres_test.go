@@ -99,6 +99,12 @@ triggers:
       command: [sleep, "60"]
       kill_grace: 2s
       concurrency: {group: deploy, policy: cancel-previous}
+  - name: talk
+    path: /hooks/talk
+    provider: github
+    secret: %[2]s
+    run:
+      script: 'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.3; done; head -c 300000 /dev/zero | tr "\\0" x; echo; echo done'
   - name: solo
     path: /hooks/solo
     provider: github
@@ -526,5 +532,27 @@ func TestPostgres_UISessionAcrossInstances(t *testing.T) {
 	}
 	if status, _ := get(a.URL, cookie); status != http.StatusSeeOther {
 		t.Fatalf("signed out on b, the session still opens a's UI: %d", status)
+	}
+}
+
+// TestPostgres_LogAcrossInstances: the log of a run executing on one
+// instance streams from the other while it runs (?follow=1), and reads the
+// same there once it ended, pieces over 256 KiB included.
+func TestPostgres_LogAcrossInstances(t *testing.T) {
+	p := startPGPair(t, "/hooks/talk", "talk-1")
+	id := p.first.Runs[0].ID
+	followed := Do(t, "GET", p.b.URL+"/api/runs/"+id+"/log?follow=1", nil, pgAPI)
+	if followed.Status != http.StatusOK {
+		t.Fatalf("follow on b: %d %s", followed.Status, followed.Body)
+	}
+	want := "line 1\nline 2\nline 3\nline 4\nline 5\n" + strings.Repeat("x", 300000) + "\ndone\n"
+	if !strings.HasSuffix(string(followed.Body), want) {
+		t.Fatalf("b streamed %d bytes ending %q; want them to end with the build's %d bytes of output", len(followed.Body), tail(string(followed.Body), 40), len(want))
+	}
+	fromA := Do(t, "GET", p.a.URL+"/api/runs/"+id+"/log", nil, pgAPI)
+	fromB := Do(t, "GET", p.b.URL+"/api/runs/"+id+"/log", nil, pgAPI)
+	if fromA.Status != 200 || fromB.Status != 200 || string(fromA.Body) != string(fromB.Body) || string(fromB.Body) != string(followed.Body) {
+		t.Fatalf("after the end: a %d (%d bytes), b %d (%d bytes), followed %d bytes; want the same log everywhere",
+			fromA.Status, len(fromA.Body), fromB.Status, len(fromB.Body), len(followed.Body))
 	}
 }

@@ -79,7 +79,10 @@ type DB struct {
 	CommitHook func(n int, d time.Duration)
 }
 
-var _ store.Shared = (*DB)(nil)
+var (
+	_ store.Shared = (*DB)(nil)
+	_ store.Logs   = (*DB)(nil)
+)
 
 type recOp struct {
 	d                  *store.Delivery
@@ -807,6 +810,45 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return ids, wrap(err)
+}
+
+// AppendLog implements store.Logs.
+func (db *DB) AppendLog(ctx context.Context, id string, offset int64, data []byte) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO run_logs (run_id, off, data) VALUES ($1, $2, $3)
+		ON CONFLICT (run_id, off) DO UPDATE SET data = excluded.data`, id, offset, data)
+	return wrap(err)
+}
+
+// ResetLog implements store.Logs.
+func (db *DB) ResetLog(ctx context.Context, id string) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM run_logs WHERE run_id = $1`, id)
+	return wrap(err)
+}
+
+// ReadLog implements store.Logs.
+func (db *DB) ReadLog(ctx context.Context, id string, offset int64, max int) ([]byte, error) {
+	rows, err := db.pool.Query(ctx, `SELECT off, data FROM run_logs WHERE run_id = $1 AND off + length(data) > $2 ORDER BY off`, id, offset)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []byte
+	next := offset
+	for rows.Next() && len(out) < max {
+		var off int64
+		var data []byte
+		if err := rows.Scan(&off, &data); err != nil {
+			return nil, wrap(err)
+		}
+		if off > next { // not contiguous: stop at the gap
+			break
+		}
+		data = data[next-off:]
+		data = data[:min(len(data), max-len(out))]
+		out = append(out, data...)
+		next += int64(len(data))
+	}
+	return out, wrap(rows.Err())
 }
 
 // RevokeSession implements store.Store.

@@ -33,6 +33,59 @@ func TestDB_Conformance(t *testing.T) {
 	})
 }
 
+// TestDB_RunLogs: stored pieces read back from any offset, across piece
+// boundaries and within max; a reset forgets them; pruning the run drops
+// them with it.
+func TestDB_RunLogs(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, MustDatabase(t), postgres.Options{})
+	d, runs := storetest.NewDelivery("/hooks/a", "g")
+	storetest.MustRecord(t, db, d, runs)
+	id := runs[0].ID
+	for _, p := range []struct {
+		off  int64
+		data string
+	}{{0, "hello "}, {6, "wide "}, {11, "world"}} {
+		if err := db.AppendLog(ctx, id, p.off, []byte(p.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		off  int64
+		max  int
+		want string
+	}{{0, 100, "hello wide world"}, {3, 6, "lo wid"}, {6, 5, "wide "}, {10, 100, " world"}, {16, 10, ""}, {40, 10, ""}} {
+		got, err := db.ReadLog(ctx, id, c.off, c.max)
+		if err != nil || string(got) != c.want {
+			t.Errorf("ReadLog(%d, %d) = %q, %v; want %q", c.off, c.max, got, err, c.want)
+		}
+	}
+	if err := db.ResetLog(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ReadLog(ctx, id, 0, 100); err != nil || len(got) != 0 {
+		t.Fatalf("after ResetLog: %q, %v", got, err)
+	}
+	_ = db.AppendLog(ctx, id, 0, []byte("again"))
+	runs[0].State = store.Succeeded
+	if _, err := db.UpdateRun(ctx, runs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if pruned, err := db.Prune(ctx, 0, 0, 1); err != nil || len(pruned) != 0 {
+		// max 1 run: this one is the newest and stays
+		t.Fatalf("prune: %v %v", pruned, err)
+	}
+	d2, runs2 := storetest.NewDelivery("/hooks/a", "g2")
+	runs2[0].State = store.Succeeded
+	storetest.MustRecord(t, db, d2, runs2)
+	if pruned, err := db.Prune(ctx, 0, 0, 1); err != nil || len(pruned) != 1 || pruned[0] != id {
+		t.Fatalf("prune: want %s pruned, got %v %v", id, pruned, err)
+	}
+	if got, err := db.ReadLog(ctx, id, 0, 100); err != nil || len(got) != 0 {
+		t.Fatalf("the pruned run's log is still stored: %q, %v", got, err)
+	}
+}
+
 // TestDB_MigrateConcurrently opens eight stores on one new database at
 // once: the advisory lock lets one migrate and the others wait.
 func TestDB_MigrateConcurrently(t *testing.T) {
