@@ -36,6 +36,22 @@ func (s *Scheduler) claim(it *item) (bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if q := it.spec.QuietPeriod; q > 0 && r.Group != "" {
+		// A newer run of the burst may have reached another instance.
+		newer, err := sh.NewerInQuietPeriod(ctx, r, q)
+		if err != nil {
+			return false, err
+		}
+		if newer != "" {
+			r.State, r.StartedAt, r.Instance = store.Superseded, time.Time{}, ""
+			r.EndedAt, r.Error = time.Now(), "superseded by run "+newer+" within the quiet period"
+			// Only if still queued: another instance may hold this run too.
+			if ok, err := s.store.UpdateRun(ctx, r, store.Queued); err != nil || ok {
+				s.ended(r, err)
+			}
+			return false, nil
+		}
+	}
 	claimed, err := sh.Claim(ctx, r, groupLimit(it.spec))
 	if errors.Is(err, store.ErrGroupBusy) {
 		r.State, r.StartedAt = store.Queued, time.Time{}
@@ -239,7 +255,13 @@ func (s *Scheduler) adopt(runs []*store.Run) {
 		if !ok {
 			continue
 		}
-		s.queue = append(s.queue, &item{run: r, spec: spec})
+		it := &item{run: r, spec: spec}
+		if spec.QuietPeriod > 0 && r.Group != "" {
+			// The instance that recorded the run waits out its quiet
+			// period; so does every other.
+			it.notBefore = r.CreatedAt.Add(spec.QuietPeriod)
+		}
+		s.queue = append(s.queue, it)
 		added++
 	}
 	if added > 0 {

@@ -222,6 +222,10 @@ type Shared interface {
 	// is queued or running on any instance (skip-if-running across
 	// instances: the older run goes on, the newer one is skipped).
 	GroupBusy(ctx context.Context, group, before string) (bool, error)
+	// NewerInQuietPeriod returns the id of a run of r's trigger and group
+	// recorded on any instance after r and at most quiet after it (the
+	// run that supersedes r when r's quiet period ends), or "".
+	NewerInQuietPeriod(ctx context.Context, r *Run, quiet time.Duration) (string, error)
 }
 
 // CancelRequest asks the instance executing run Run to stop it.

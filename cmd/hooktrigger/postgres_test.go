@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,15 @@ triggers:
       command: [sleep, "60"]
       kill_grace: 2s
       concurrency: {group: deploy, policy: cancel-previous}
+  - name: calm
+    path: /hooks/calm
+    provider: github
+    secret: %[2]s
+    run:
+      command: [%[6]s/build.sh]
+      env: {OUT: %[3]s}
+      concurrency: {group: calm, policy: queue}
+      quiet_period: 2s
   - name: talk
     path: /hooks/talk
     provider: github
@@ -554,5 +564,37 @@ func TestPostgres_LogAcrossInstances(t *testing.T) {
 	if fromA.Status != 200 || fromB.Status != 200 || string(fromA.Body) != string(fromB.Body) || string(fromB.Body) != string(followed.Body) {
 		t.Fatalf("after the end: a %d (%d bytes), b %d (%d bytes), followed %d bytes; want the same log everywhere",
 			fromA.Status, len(fromA.Body), fromB.Status, len(fromB.Body), len(followed.Body))
+	}
+}
+
+// TestPostgres_QuietPeriodAcrossInstances: a burst of one group spread
+// over two instances collapses to its latest delivery, which runs once;
+// the others are recorded as superseded, on whichever instance they came.
+func TestPostgres_QuietPeriodAcrossInstances(t *testing.T) {
+	a, b, _, out := startTwoInstances(t)
+	c := newClient(2)
+	var runs []string
+	for i, inst := range []*Proc{a, b, a} {
+		ans, err := send(t, c, inst.URL+"/hooks/calm", fmt.Sprintf("calm-%d", i+1))
+		if err != nil || ans.Status != http.StatusAccepted || len(ans.Runs) != 1 {
+			t.Fatalf("delivery %d: %v %+v", i+1, err, ans)
+		}
+		runs = append(runs, ans.Runs[0].ID)
+		time.Sleep(300 * time.Millisecond)
+	}
+	p := &pgPair{a: a, b: b}
+	p.waitState(t, b, runs[2], "succeeded")
+	// Each earlier run is superseded by a later one of the burst (run 1
+	// by run 2 or 3, as on one instance).
+	for i, id := range runs[:2] {
+		r := Do(t, "GET", a.URL+"/api/runs/"+id, nil, pgAPI).JSON(t)
+		by := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(r["error"]), "superseded by run "), " within the quiet period")
+		if r["state"] != "superseded" || !slices.Contains(runs[i+1:], by) {
+			t.Errorf("run %d of the burst: state %v (%v), want superseded by one of %v", i+1, r["state"], r["error"], runs[i+1:])
+		}
+	}
+	ran := executions(t, out)
+	if len(ran) != 1 || len(ran["calm-3"]) != 1 {
+		t.Errorf("want only the last delivery's run executed, once; got %v", ran)
 	}
 }

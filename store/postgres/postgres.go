@@ -681,6 +681,18 @@ func (db *DB) GroupBusy(ctx context.Context, group, before string) (bool, error)
 	return busy, wrap(err)
 }
 
+// NewerInQuietPeriod implements store.Shared.
+func (db *DB) NewerInQuietPeriod(ctx context.Context, r *store.Run, quiet time.Duration) (string, error) {
+	var id string
+	err := db.pool.QueryRow(ctx, `SELECT id FROM runs
+		WHERE trigger = $1 AND grp = $2 AND id <> $3 AND created_at > $4 AND created_at <= $5
+		ORDER BY created_at DESC, id DESC LIMIT 1`, r.Trigger, r.Group, r.ID, r.CreatedAt, r.CreatedAt.Add(quiet)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return id, wrap(err)
+}
+
 // PendingCancels implements store.Shared.
 func (db *DB) PendingCancels(ctx context.Context) ([]store.CancelRequest, error) {
 	rows, err := db.pool.Query(ctx, `SELECT c.run_id, c.reason FROM cancel_requests c
