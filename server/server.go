@@ -137,6 +137,8 @@ func (s *Server) Open(ctx context.Context) error {
 	if err := s.sched.Start(ctx); err != nil {
 		return fmt.Errorf("server: recover runs: %w", err)
 	}
+	// After Start, which ends the runs a crash left running.
+	s.resendStatuses(ctx)
 	if sh, ok := s.store.(store.Shared); ok { // claim runs recorded by other instances
 		wctx, stop := context.WithCancel(context.Background())
 		go func() { <-s.stopPrune; stop() }()

@@ -26,6 +26,13 @@ func (s *Server) startStatus() {
 			return t.ProviderName, t.Status
 		},
 		Notes: s.store,
+		Reported: func(id string, state store.State) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.store.SetStatusReported(ctx, id, state); err != nil {
+				s.log.Warn("cannot record that the commit status was reported; the next start sends it again", "run", id, "err", err)
+			}
+		},
 		RunURL: func(id string) string {
 			if s.cfg.Load().PublicURL == "" {
 				return "" // no absolute link to give
@@ -36,6 +43,36 @@ func (s *Server) startStatus() {
 	}
 	s.status.Start()
 	s.OnRunChange(func(r *store.Run) { _ = s.status.Report(r) })
+}
+
+// statusResendWindow is how far back a start looks for runs whose final
+// commit status a stop or a crash left unsent.
+const statusResendWindow = 24 * time.Hour
+
+// resendStatuses queues the final commit statuses that a previous stop or
+// crash left unsent (within statusResendWindow), so that a required check
+// does not stay pending. A run that ended during a stop is among them.
+func (s *Server) resendStatuses(ctx context.Context) {
+	var names []string
+	for _, t := range s.cfg.Load().Triggers.All() {
+		if t.Status != nil {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	runs, err := s.store.StatusUnreported(ctx, names, time.Now().Add(-statusResendWindow))
+	if err != nil {
+		s.log.Warn("cannot list the commit statuses left unsent", "err", err)
+		return
+	}
+	for _, r := range runs {
+		_ = s.status.Report(r)
+	}
+	if len(runs) > 0 {
+		s.log.Info("commit statuses left unsent by the previous stop are sent again", "runs", len(runs))
+	}
 }
 
 // statusQueued reports freshly recorded runs as queued (the scheduler only

@@ -90,8 +90,9 @@ type Status struct {
 // fields, then call Start; Report and Close are safe for concurrent use.
 type Reporter struct {
 	Lookup    LookupFunc
-	Notes     NoteSetter             // nil: notes are only logged
-	RunURL    func(id string) string // target_url of a run; nil or "": none
+	Notes     NoteSetter                            // nil: notes are only logged
+	Reported  func(runID string, state store.State) // optional; after the API accepted a final state, from a worker goroutine
+	RunURL    func(id string) string                // target_url of a run; nil or "": none
 	Log       *slog.Logger
 	HTTP      *http.Client                   // nil: a client with DefaultTimeout
 	OnResult  func(provider string, ok bool) // after each API request; called from several goroutines, must not block
@@ -457,12 +458,18 @@ func (r *Reporter) work(e *entry, gen uint64, st Status, attempt int) {
 		}
 		note = fmt.Sprintf("commit status %s not reported to %s: %v", st.State, st.Provider, err)
 		if r.ctx.Err() != nil {
-			note = fmt.Sprintf("commit status %s not reported to %s: hooktrigger stopped before the API answered", st.State, st.Provider)
+			// Stopped before the API answered: no note, so that the next
+			// start sends it (the store lists the runs without one).
+			note = ""
+			r.Log.Warn("commit status not reported before the stop; it is sent at the next start", "run", e.runID, "state", st.State, "provider", st.Provider)
 		} else if retry {
 			note = fmt.Sprintf("commit status %s not reported to %s after %d attempts: %v", st.State, st.Provider, attempt+1, err)
 		}
 	}
 	r.mu.Unlock()
+	if ok && st.State.Final() && r.Reported != nil {
+		r.Reported(e.runID, st.State)
+	}
 	if note != "" {
 		r.Log.Warn("commit status not reported", "run", e.runID, "state", st.State, "provider", st.Provider, "err", err)
 		r.note(e.runID, note)

@@ -141,6 +141,13 @@ type Store interface {
 	// not reported) and nothing else, so it never races the scheduler's
 	// state writes; ErrNotFound if the run does not exist.
 	SetStatusNote(ctx context.Context, runID, note string) error
+	// SetStatusReported records that the API accepted the commit status
+	// of run id's final state.
+	SetStatusReported(ctx context.Context, id string, state State) error
+	// StatusUnreported lists the runs of triggers that reached a final
+	// state since since, whose commit status for it was not accepted, and
+	// that carry no status note (a note says why it failed for good).
+	StatusUnreported(ctx context.Context, triggers []string, since time.Time) ([]*Run, error)
 	// InterruptRunning marks every run left running as interrupted and
 	// returns them (for crash recovery at start). A Shared store marks only
 	// the runs of instances that are no longer alive.

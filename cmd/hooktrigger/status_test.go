@@ -281,3 +281,78 @@ triggers:
 		t.Fatalf("last status %+v", last)
 	}
 }
+
+// TestServe_CommitStatusAfterRestart: a final commit status the API could
+// not take before a stop (SIGTERM) or a crash (SIGKILL) is sent at the next
+// start, so a required check does not stay pending; a status the API took
+// is not sent again by a later start.
+func TestServe_CommitStatusAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	gh := fakeapi.NewGitHub(t, "gh-status-token", true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() // nothing listens there once closed
+	ln.Close()
+	cfg := filepath.Join(dir, "hooktrigger.yaml")
+	serve := func(apiBase string) *Proc {
+		writeFile(t, cfg, fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: ./data
+api_token: api-secret
+triggers:
+  - name: app
+    provider: github
+    secret: gh-hook-secret
+    run:
+      command: [/bin/sh, -c, 'exit 0']
+    status:
+      token: ${HT_TEST_STATUS_TOKEN}
+      base_url: %s
+`, apiBase))
+		return MustServe(t, cfg, "HT_TEST_STATUS_TOKEN=gh-status-token")
+	}
+	sha := func(c byte) string { return strings.Repeat(string(c), 40) }
+	successes := func(s string) int {
+		n := 0
+		for _, st := range gh.States(s) {
+			if st == "success" {
+				n++
+			}
+		}
+		return n
+	}
+	push := func(p *Proc, s string) {
+		id := pushGitHub(t, p.URL, "/hooks/app", "gh-hook-secret", "octo/app", s, "0")
+		if run := WaitRun(t, p.URL, "api-secret", id); run["state"] != "succeeded" {
+			t.Fatalf("run for %s: %v", s[:1], run)
+		}
+	}
+
+	p := serve(down)
+	push(p, sha('a'))
+	p.Stop(t) // the API is down: the statuses of a are abandoned after the grace
+
+	p = serve(down)
+	push(p, sha('b'))
+	p.Kill() // a crash, with the statuses of a (sent again) and b unsent
+
+	p = serve(gh.URL)
+	gh.WaitFor(t, 30*time.Second, "the final statuses left unsent", func([]fakeapi.Call) bool {
+		return successes(sha('a')) > 0 && successes(sha('b')) > 0
+	})
+	p.Stop(t)
+
+	p = serve(gh.URL)
+	push(p, sha('c'))
+	gh.WaitFor(t, 30*time.Second, "the status of a run of this start", func([]fakeapi.Call) bool { return successes(sha('c')) > 0 })
+	p.Stop(t)
+	for _, c := range []byte("abc") {
+		if n := successes(sha(c)); n != 1 {
+			t.Errorf("commit %c: the API accepted success %d times, want once", c, n)
+		}
+	}
+	if got := gh.States(sha('a')); len(got) != 1 {
+		t.Errorf("commit a: accepted states %v; want only the final one (queued and running were never taken)", got)
+	}
+}

@@ -824,6 +824,21 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 	return ids, wrap(err)
 }
 
+// SetStatusReported implements store.Store.
+func (db *DB) SetStatusReported(ctx context.Context, id string, state store.State) error {
+	_, err := db.pool.Exec(ctx, `UPDATE runs SET status_reported = $1 WHERE id = $2`, string(state), id)
+	return wrap(err)
+}
+
+// StatusUnreported implements store.Store.
+func (db *DB) StatusUnreported(ctx context.Context, triggers []string, since time.Time) ([]*store.Run, error) {
+	if len(triggers) == 0 {
+		return nil, nil
+	}
+	return db.queryRuns(ctx, `WHERE ended_at >= $1 AND state NOT IN ('queued', 'running') AND status_reported <> state AND status_note = ''
+		AND trigger = ANY($2) ORDER BY id`, since, triggers)
+}
+
 // AppendLog implements store.Logs.
 func (db *DB) AppendLog(ctx context.Context, id string, offset int64, data []byte) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO run_logs (run_id, off, data) VALUES ($1, $2, $3)

@@ -699,6 +699,28 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 	return pruned, wrap(err)
 }
 
+// SetStatusReported implements store.Store.
+func (db *DB) SetStatusReported(ctx context.Context, id string, state store.State) error {
+	return wrap(db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE runs SET status_reported = ? WHERE id = ?`, string(state), id)
+		return err
+	}))
+}
+
+// StatusUnreported implements store.Store.
+func (db *DB) StatusUnreported(ctx context.Context, triggers []string, since time.Time) ([]*store.Run, error) {
+	if len(triggers) == 0 {
+		return nil, nil
+	}
+	args := []any{since.UnixNano()}
+	for _, t := range triggers {
+		args = append(args, t)
+	}
+	rs, err := queryRuns(ctxQuerier{ctx, db.r}, `WHERE ended_at >= ? AND state NOT IN ('queued', 'running') AND status_reported <> state AND status_note = ''
+		AND trigger IN (`+strings.TrimSuffix(strings.Repeat("?,", len(triggers)), ",")+`) ORDER BY id`, args...)
+	return rs, wrap(err)
+}
+
 // RevokeSession implements store.Store.
 func (db *DB) RevokeSession(ctx context.Context, id string, expires time.Time) error {
 	return wrap(db.write(ctx, func(tx *sql.Tx) error {

@@ -292,6 +292,48 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("StatusUnreported", func(t *testing.T) {
+		s := open(t)
+		now := time.Now()
+		d, runs := NewDelivery("/hooks/a", "status-1")
+		run := func(trigger string, state store.State) *store.Run {
+			r := &store.Run{ID: store.NewID(), DeliveryID: d.ID, Trigger: trigger, State: state, CreatedAt: now}
+			if state.Final() {
+				r.StartedAt, r.EndedAt = now, now
+			}
+			return r
+		}
+		ended, noted, live, other, old := run("t", store.Succeeded), run("t", store.Failed), run("t", store.Running), run("u", store.Succeeded), run("t", store.Failed)
+		old.EndedAt = now.Add(-48 * time.Hour)
+		MustRecord(t, s, d, append(runs[:0], ended, noted, live, other, old))
+		if err := s.SetStatusNote(ctx, noted.ID, "commit status not reported: bad token"); err != nil {
+			t.Fatal(err)
+		}
+		ids := func(rs []*store.Run, err error) []string {
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, r := range rs {
+				out = append(out, r.ID)
+			}
+			return out
+		}
+		since := now.Add(-time.Hour)
+		if got := ids(s.StatusUnreported(ctx, []string{"t"}, since)); len(got) != 1 || got[0] != ended.ID {
+			t.Fatalf("want only %s (ended, unreported, no note, recent, trigger t), got %v", ended.ID, got)
+		}
+		if got := ids(s.StatusUnreported(ctx, nil, since)); len(got) != 0 {
+			t.Fatalf("no triggers: got %v", got)
+		}
+		if err := s.SetStatusReported(ctx, ended.ID, store.Succeeded); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(s.StatusUnreported(ctx, []string{"t", "u"}, since)); len(got) != 1 || got[0] != other.ID {
+			t.Fatalf("after reporting %s: want only %s, got %v", ended.ID, other.ID, got)
+		}
+	})
+
 	t.Run("RevokedSessions", func(t *testing.T) {
 		s := open(t)
 		now := time.Now()
