@@ -30,6 +30,10 @@ const (
 	DefaultDeliveryKeep  = 14 * 24 * time.Hour
 )
 
+// MaxWait bounds run.wait: an HTTP answer held longer than this is better
+// replaced by polling GET /api/runs/{id}.
+const MaxWait = 10 * time.Minute
+
 // Config is a loaded, validated and compiled config file.
 type Config struct {
 	File             string
@@ -421,7 +425,10 @@ func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
 			p.errf(field+".env."+k, "is not a valid environment variable name")
 		}
 	}
-	spec := &pipeline.Spec{Command: cmd, Policy: pipeline.PolicyParallel, QuietPeriod: time.Duration(r.QuietPeriod), RetryInterrupted: r.RetryInterrupted}
+	spec := &pipeline.Spec{Command: cmd, Policy: pipeline.PolicyParallel, QuietPeriod: time.Duration(r.QuietPeriod), RetryInterrupted: r.RetryInterrupted, Wait: time.Duration(r.Wait)}
+	if spec.Wait < 0 || spec.Wait > MaxWait {
+		p.errf(field+".wait", "must be between 0 and %s", MaxWait)
+	}
 	if c := r.Concurrency; c != nil {
 		spec.GroupTemplate = c.Group
 		if spec.GroupTemplate == "" {

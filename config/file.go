@@ -129,6 +129,7 @@ type Run struct {
 	InheritEnv       StringList        `yaml:"inherit_env"`
 	MaxLog           ByteSize          `yaml:"max_log"`
 	RetryInterrupted bool              `yaml:"retry_interrupted"`
+	Wait             Duration          `yaml:"wait"`
 }
 
 // Concurrency groups runs and says how runs of one group share time.

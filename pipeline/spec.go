@@ -38,4 +38,8 @@ type Spec struct {
 	Max              int
 	QuietPeriod      time.Duration
 	RetryInterrupted bool
+	// Wait is how long the HTTP answer to a delivery waits for the run to
+	// end and carries its state, exit code and log (0: it does not wait).
+	// The server's concern; the scheduler ignores it.
+	Wait time.Duration
 }

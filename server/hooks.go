@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ type runRef struct {
 	Trigger string `json:"trigger"`
 	URL     string `json:"url"`
 	State   string `json:"state,omitempty"`
+	*waitedRun
 }
 
 type skipRef struct {
@@ -174,8 +176,23 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		del.Decisions = append(del.Decisions, store.Decision{Trigger: rf.Trigger, Reason: rf.Reason})
 	}
 
+	// Runs whose trigger makes the answer wait for them: registered before
+	// they can start, so that no end is missed.
+	var waitIDs []string
+	var waitChans []chan *store.Run
+	var wait time.Duration
+	for _, d := range ev.decisions {
+		if run := ev.runOf[d.Trigger.Name]; run != nil && d.Fire && d.Trigger.Spec != nil && d.Trigger.Spec.Wait > 0 {
+			waitIDs, waitChans = append(waitIDs, run.ID), append(waitChans, s.waiters.register(run.ID))
+			wait = max(wait, d.Trigger.Spec.Wait)
+		}
+	}
+
 	// Durably recorded before any 2xx.
 	rec, err := s.commit(r.Context(), ev)
+	if err != nil || rec.Duplicate {
+		s.waiters.forget(waitIDs)
+	}
 	if err != nil {
 		s.rlog(r).Error("cannot record delivery", "delivery", del.ID, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
@@ -201,7 +218,35 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusAccepted
 	}
 	s.rlog(r).Info("delivery accepted", "delivery", del.ID, "sender_delivery", del.SenderID, "path", del.Path, "event", first.EventAction(), "runs", len(runs))
+	if len(waitIDs) > 0 && s.answerWaited(r, &reply, waitIDs, waitChans, wait) {
+		status = http.StatusOK // every waited-for run ended
+	}
 	writeJSON(w, status, reply)
+}
+
+// answerWaited waits up to d for the runs of ids (see awaitRuns) and puts
+// their state, exit code, error and log into reply. It reports whether
+// all of them ended.
+func (s *Server) answerWaited(r *http.Request, reply *hookReply, ids []string, chans []chan *store.Run, d time.Duration) bool {
+	got := s.awaitRuns(r.Context(), ids, chans, d)
+	all := true
+	for i := range reply.Runs {
+		ref := &reply.Runs[i]
+		run := got[ref.ID]
+		if !slices.Contains(ids, ref.ID) || run == nil {
+			all = all && !slices.Contains(ids, ref.ID)
+			continue
+		}
+		ref.State = string(run.State)
+		if !run.State.Final() {
+			all = false
+			continue
+		}
+		wr := &waitedRun{ExitCode: run.ExitCode, Error: run.Error}
+		wr.Log, wr.LogTruncated = s.waitedLog(r.Context(), run.ID)
+		ref.waitedRun = wr
+	}
+	return all
 }
 
 // meta builds the HOOKTRIGGER_* entries of a run's environment.

@@ -38,6 +38,7 @@ type Server struct {
 	started   time.Time
 	stopPrune chan struct{}
 	closeOnce sync.Once
+	waiters   runWaiters // answers waiting for their runs (run.wait): wait.go
 	Version   string
 
 	obsMu     sync.Mutex
@@ -86,6 +87,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s.sched = pipeline.NewScheduler(s.store, s.lookupSpec, filepath.Join(cfg.DataDir, "runs"), cfg.Workers, log)
 	s.sched.Instance = instance
 	s.sched.OnChange = s.runChanged
+	s.OnRunChange(s.waiters.ended)
 	s.startStatus()    // commit statuses (status.go)
 	s.initOps(s.store) // metrics, store commit hook: limits.go
 	return s, nil

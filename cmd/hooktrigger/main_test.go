@@ -388,6 +388,11 @@ func TestCheck(t *testing.T) {
 			want: []string{"bad.yaml:3: triggers[0].secret: environment variable HOOKTRIGGER_TEST_UNSET_SECRET is not set"},
 		},
 		{
+			name: "WaitTooLong",
+			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run:\n      command: [true]\n      wait: 11m\n",
+			want: []string{"triggers[0].run.wait: must be between 0 and 10m0s"},
+		},
+		{
 			name: "MissingSecret",
 			yaml: "triggers:\n  - name: a\n    run: {command: [true]}\n",
 			want: []string{"bad.yaml:2: triggers[0].secret: is required"},

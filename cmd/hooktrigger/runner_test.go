@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -449,5 +450,58 @@ func TestRunner_GracefulShutdown(t *testing.T) {
 	got := getRun(t, p2, id)
 	if got["state"] != "interrupted" || got["signal"] != "SIGTERM" || !strings.Contains(got["error"].(string), "shutting down") {
 		t.Fatalf("run after a graceful shutdown: %v", got)
+	}
+}
+
+// TestServe_Wait: with run.wait the answer to a delivery waits for its run
+// and carries the state, exit code and log; a run that outlasts the wait
+// gets the usual 202 with its state then.
+func TestServe_Wait(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "hooktrigger.yaml")
+	writeFile(t, cfg, `listen: 127.0.0.1:0
+data_dir: ./data
+api_token: api-secret
+triggers:
+  - name: quick
+    secret: tok
+    variables:
+      - {name: who, jsonpath: $.who}
+    run:
+      script: 'echo "hello $who"; echo oops >&2; exit 3'
+      wait: 10s
+  - name: slow
+    secret: tok
+    run:
+      command: [sleep, '5']
+      wait: 300ms
+`)
+	p := MustServe(t, cfg)
+	auth := map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"}
+
+	r := Do(t, "POST", p.URL+"/hooks/quick", []byte(`{"who":"$(id) world"}`), auth)
+	var quick struct {
+		Runs []struct {
+			ID       string `json:"id"`
+			State    string `json:"state"`
+			ExitCode *int   `json:"exit_code"`
+			Log      string `json:"log"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(r.Body, &quick); err != nil || r.Status != http.StatusOK || len(quick.Runs) != 1 {
+		t.Fatalf("quick: %d %s (%v)", r.Status, r.Body, err)
+	}
+	got := quick.Runs[0]
+	if got.State != "failed" || got.ExitCode == nil || *got.ExitCode != 3 || !strings.Contains(got.Log, "hello $(id) world\n") || !strings.Contains(got.Log, "oops\n") {
+		t.Fatalf("quick: want failed, exit 3 and both output lines in the log, got %s", r.Body)
+	}
+	if logged := Do(t, "GET", p.URL+"/api/runs/"+got.ID+"/log", nil, map[string]string{"Authorization": "Bearer api-secret"}); string(logged.Body) != got.Log {
+		t.Errorf("the answer's log differs from the run's log:\n%q\n%q", got.Log, logged.Body)
+	}
+
+	start := time.Now()
+	r = Do(t, "POST", p.URL+"/hooks/slow", []byte(`{}`), auth)
+	if took := time.Since(start); r.Status != http.StatusAccepted || !strings.Contains(string(r.Body), `"state":"running"`) || strings.Contains(string(r.Body), `"log"`) || took > 4*time.Second {
+		t.Fatalf("slow: want 202 with the run still running after the 300ms wait, got %d in %s: %s", r.Status, took, r.Body)
 	}
 }
