@@ -309,19 +309,27 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		seen[v.Name] = true
 		n := 0
 		src := ""
-		for _, s := range []struct{ key, val string }{{"jsonpath", v.JSONPath}, {"gjson", v.GJSON}, {"xpath", v.XPath}, {"header", v.Header}, {"query", v.Query}, {"form", v.Form}} {
+		for _, s := range []struct{ key, val string }{{"jsonpath", v.JSONPath}, {"gjson", v.GJSON}, {"xpath", v.XPath}, {"header", v.Header}, {"query", v.Query}, {"form", v.Form}, {"cel", v.CEL}} {
 			if s.val != "" {
 				n++
 				src = s.key
 			}
 		}
 		if n != 1 {
-			p.errf(vf, "needs exactly one of jsonpath, gjson, xpath, header, query, form")
+			p.errf(vf, "needs exactly one of jsonpath, gjson, xpath, header, query, form, cel")
 			continue
+		}
+		var eval extract.Evaluator
+		if v.CEL != "" {
+			var err error
+			if eval, err = trigger.CompileCELValue(v.CEL); err != nil {
+				p.errf(vf+".cel", "%s", err)
+				continue
+			}
 		}
 		cv, err := p.vars.Compile(extract.Spec{
 			Name: v.Name, JSONPath: v.JSONPath, GJSON: v.GJSON, XPath: v.XPath,
-			Header: v.Header, Query: v.Query, Form: v.Form,
+			Header: v.Header, Query: v.Query, Form: v.Form, CEL: v.CEL, Eval: eval,
 			RegexpFilter: v.RegexpFilter, Default: v.Default, ShouldNotFlatten: v.ShouldNotFlatten,
 		})
 		if err != nil {

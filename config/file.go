@@ -104,6 +104,7 @@ type Variable struct {
 	Header           string  `yaml:"header"`
 	Query            string  `yaml:"query"`
 	Form             string  `yaml:"form"`
+	CEL              string  `yaml:"cel"`
 	RegexpFilter     string  `yaml:"regexp_filter"`
 	Default          *string `yaml:"default"`
 	ShouldNotFlatten bool    `yaml:"should_not_flatten"`

@@ -53,7 +53,15 @@ type Spec struct {
 	Default *string
 	// ShouldNotFlatten produces only the variable Name, holding the JSON.
 	ShouldNotFlatten bool
+	// CEL is an expression computing the variable, evaluated by Eval
+	// (the trigger package compiles it) after every other source.
+	CEL  string
+	Eval Evaluator
 }
+
+// An Evaluator computes a variable from the delivery and the variables
+// resolved before it: its value as JSON text, or ok false when it has none.
+type Evaluator func(in *Input, vars map[string]string) (value []byte, ok bool)
 
 // Variable is a compiled Spec. It is immutable and safe for concurrent use.
 type Variable struct {
@@ -64,6 +72,7 @@ type Variable struct {
 	def    *string
 	flat   bool
 
+	eval     Evaluator      // cel
 	rawRoot  bool           // jsonpath exactly "$"
 	path     *jsonpath.Path // jsonpath
 	singular *singularQuery // jsonpath fast path, nil when indefinite
@@ -106,7 +115,7 @@ func (c *Compiler) Compile(s Spec) (*Variable, error) {
 	n := 0
 	for _, c := range []struct{ src, expr string }{
 		{"jsonpath", s.JSONPath}, {"gjson", s.GJSON}, {"xpath", s.XPath},
-		{"header", s.Header}, {"query", s.Query}, {"form", s.Form},
+		{"header", s.Header}, {"query", s.Query}, {"form", s.Form}, {"cel", s.CEL},
 	} {
 		if c.expr != "" {
 			n++
@@ -114,7 +123,13 @@ func (c *Compiler) Compile(s Spec) (*Variable, error) {
 		}
 	}
 	if n != 1 {
-		return nil, fmt.Errorf("%w: variable %q: exactly one of jsonpath, gjson, xpath, header, query, form must be set", ErrInvalidExpression, s.Name)
+		return nil, fmt.Errorf("%w: variable %q: exactly one of jsonpath, gjson, xpath, header, query, form, cel must be set", ErrInvalidExpression, s.Name)
+	}
+	if v.source == "cel" {
+		if s.Eval == nil {
+			return nil, fmt.Errorf("%w: variable %q: cel needs an evaluator", ErrInvalidExpression, s.Name)
+		}
+		v.eval = s.Eval
 	}
 	switch v.source {
 	case "header":
@@ -195,6 +210,10 @@ func (v *Variable) Resolve(in *Input, vars map[string]string) error {
 		err = v.resolveValues(in.query[v.expr], false, &e)
 	case "form":
 		err = v.resolveValues(in.form[v.expr], false, &e)
+	case "cel":
+		if js, ok := v.eval(in, vars); ok {
+			err = e.flatten(v.name, gjson.ParseBytes(js), v.flat)
+		}
 	}
 	if err != nil {
 		return err
@@ -298,7 +317,7 @@ func (v *Variable) resolveValues(vals []string, header bool, e *emitter) error {
 // error.
 func ResolveAll(vars []*Variable, in *Input) (map[string]string, error) {
 	out := make(map[string]string, len(vars)+len(vars)/2)
-	for pass := 0; pass < 3; pass++ {
+	for pass := 0; pass < 4; pass++ {
 		for _, v := range vars {
 			if v.class() != pass {
 				continue
@@ -317,6 +336,8 @@ func (v *Variable) class() int {
 		return 0
 	case "query", "form":
 		return 1
+	case "cel": // sees the variables of every other source
+		return 3
 	}
 	return 2
 }

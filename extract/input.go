@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -40,7 +41,28 @@ type Input struct {
 	bodyOnce sync.Once
 	bodyB    []byte
 	raw      bool // body is the request's raw body (not a form field)
+
+	anyOnce sync.Once
+	anyBody any // the JSON body decoded into Go values, for CEL
 }
+
+// Decoded returns the JSON body decoded into Go values (maps, slices,
+// float64 …), or nil when it is not JSON. It is decoded once per delivery,
+// however many CEL expressions read it.
+func (in *Input) Decoded() any {
+	in.anyOnce.Do(func() {
+		if err := json.Unmarshal(in.Body(), &in.anyBody); err != nil {
+			in.anyBody = nil
+		}
+	})
+	return in.anyBody
+}
+
+// Header returns the request's headers.
+func (in *Input) Header() http.Header { return in.header }
+
+// Query returns the request's query parameters.
+func (in *Input) Query() url.Values { return in.query }
 
 // NewInput returns the Input for one delivery. When the Content-Type header
 // is application/x-www-form-urlencoded, the form fields are parsed from body

@@ -423,6 +423,20 @@ func TestCheck(t *testing.T) {
 	})
 }
 
+// mustExtract runs `hooktrigger extract` with args, wants exit 0, decodes
+// its JSON into out and returns it as printed.
+func mustExtract(t *testing.T, out any, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, nil, append([]string{"extract"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), out); err != nil {
+		t.Fatal(err, stdout)
+	}
+	return stdout
+}
+
 func TestExtract(t *testing.T) {
 	dir := t.TempDir()
 	payload := filepath.Join(dir, "p.json")
@@ -471,10 +485,6 @@ func TestExtract(t *testing.T) {
     filter: {text: $ref, regexp: '^release/'}
     run: {command: [true]}
 `)
-		code, stdout, stderr := runCLI(t, nil, "extract", "--config", cfg, "--trigger", "t", "--payload", payload)
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr)
-		}
 		var out struct {
 			Variables map[string]string `json:"variables"`
 			Filter    struct {
@@ -482,11 +492,46 @@ func TestExtract(t *testing.T) {
 				Reason  string `json:"reason"`
 			} `json:"filter"`
 		}
-		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
-			t.Fatal(err, stdout)
-		}
+		stdout := mustExtract(t, &out, "--config", cfg, "--trigger", "t", "--payload", payload)
 		if out.Variables["ref"] != "main" || out.Variables["env"] != "staging" || out.Filter.Matched || !strings.Contains(out.Filter.Reason, "^release/") {
 			t.Fatalf("got %s", stdout)
+		}
+	})
+	t.Run("CELVariables", func(t *testing.T) {
+		cfg := filepath.Join(dir, "cel.yaml")
+		// branch comes before ref in the file and still sees it: CEL
+		// variables are computed after every other source.
+		writeFile(t, cfg, `triggers:
+  - name: t
+    allow_unsigned: true
+    variables:
+      - {name: branch, cel: 'vars.ref.upperAscii()'}
+      - {name: ref, jsonpath: $.ref, regexp_filter: '^refs/heads/'}
+      - {name: short, cel: 'body.commits[1].id.substring(0, 1)'}
+      - {name: ids, cel: 'body.commits.map(c, c.id)'}
+      - {name: count, cel: 'size(body.commits)'}
+      - {name: gone, cel: 'body.nothere', default: none}
+      - {name: env, cel: 'has(query.env) ? query.env : "dev"'}
+    run: {command: [true]}
+`)
+		var out struct {
+			Variables map[string]string `json:"variables"`
+		}
+		mustExtract(t, &out, "--config", cfg, "--trigger", "t", "--payload", payload, "--query", "env=prod")
+		want := map[string]string{"branch": "MAIN", "ref": "main", "short": "b", "ids": `["a1","b2"]`, "ids_0": "a1", "ids_1": "b2",
+			"count": "2", "gone": "none", "env": "prod"}
+		for k, v := range want {
+			if out.Variables[k] != v {
+				t.Errorf("%s = %q, want %q", k, out.Variables[k], v)
+			}
+		}
+	})
+	t.Run("CELVariableWithoutEvent", func(t *testing.T) {
+		cfg := filepath.Join(dir, "celbad.yaml")
+		writeFile(t, cfg, "triggers:\n  - name: t\n    allow_unsigned: true\n    variables:\n      - {name: e, cel: 'event'}\n    run: {command: [true]}\n")
+		code, _, stderr := runCLI(t, nil, "check", "--config", cfg)
+		if code != 1 || !strings.Contains(stderr, "triggers[0].variables[0].cel: invalid CEL") || !strings.Contains(stderr, "event") {
+			t.Fatalf("want exit 1 naming the undeclared event, got %d %q", code, stderr)
 		}
 	})
 }
