@@ -161,6 +161,16 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 	sh, shared := s.store.(store.Shared)
 	busyElsewhere := s.busyElsewhere(sh, runs)
 	s.mu.Lock()
+	// Only a shared store's runs are adopted: then note once which runs
+	// the queue holds (a start enqueues every stored queued run at once,
+	// and a scan per run made that quadratic: minutes for 60,000).
+	var inQueue map[string]bool
+	if shared {
+		inQueue = make(map[string]bool, len(s.queue))
+		for _, it := range s.queue {
+			inQueue[it.run.ID] = true
+		}
+	}
 	for _, r := range runs {
 		spec, ok := s.lookup(r.Trigger)
 		if !ok {
@@ -174,7 +184,7 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 		// the policy still applies, to the other runs of the group.
 		cur, inRunning := s.running[r.ID]
 		started := inRunning && cur.claimed.Load()
-		adopted := inRunning || (shared && s.queued(r.ID)) // only a shared store's runs are adopted
+		adopted := inRunning || inQueue[r.ID]
 		if r.Group != "" {
 			if spec.QuietPeriod > 0 && !adopted {
 				final = append(final, s.supersede(r, now)...)
@@ -271,16 +281,6 @@ func (s *Scheduler) groupBusy(group, self string) bool {
 	}
 	for _, it := range s.queue {
 		if it.run.Group == group && it.run.ID != self {
-			return true
-		}
-	}
-	return false
-}
-
-// queued reports whether run id waits in the queue. s.mu held.
-func (s *Scheduler) queued(id string) bool {
-	for _, it := range s.queue {
-		if it.run.ID == id {
 			return true
 		}
 	}

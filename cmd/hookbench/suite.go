@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // row is one line of the result table.
@@ -297,6 +300,8 @@ func (s *suite) ingest(ctx context.Context) error {
 		s.add("ingest", "hooktrigger with PostgreSQL", "not run", "set HOOKTRIGGER_BENCH_POSTGRES=postgres://…")
 		return nil
 	}
+	dsn, drop := scratchDatabase(ctx, dsn, s.log)
+	defer drop()
 	cfg := strings.Replace(ingestConfig(1, "25MiB"), "data_dir: ./data\n", "data_dir: ./data\ndatabase: "+dsn+"\n", 1)
 	pg, err := s.startHooktrigger("ingest-pg", cfg)
 	if err != nil {
@@ -753,4 +758,35 @@ func joinRatios(v []float64) string {
 		parts = append(parts, fmt.Sprintf("%.2f", x))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// scratchDatabase creates an empty database on the server of dsn for one
+// measurement and returns its URL and what drops it: the runs a run of the
+// benchmark leaves queued (its one worker sleeps) would otherwise pile up
+// in the given database from one run to the next and slow every later
+// start. Without the right to create a database it returns dsn itself.
+func scratchDatabase(ctx context.Context, dsn string, log io.Writer) (string, func()) {
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return dsn, func() {}
+	}
+	defer admin.Close(ctx)
+	name := "hookbench_" + strings.TrimSuffix(randomPrefix(), "-")
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		fmt.Fprintf(log, "  postgres: cannot create a scratch database (%v); measuring in the given one\n", err)
+		return dsn, func() {}
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn, func() {}
+	}
+	u.Path = "/" + name
+	return u.String(), func() {
+		c, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+	}
 }
