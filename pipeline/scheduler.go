@@ -161,16 +161,7 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 	sh, shared := s.store.(store.Shared)
 	busyElsewhere := s.busyElsewhere(sh, runs)
 	s.mu.Lock()
-	// Only a shared store's runs are adopted: then note once which runs
-	// the queue holds (a start enqueues every stored queued run at once,
-	// and a scan per run made that quadratic: minutes for 60,000).
-	var inQueue map[string]bool
-	if shared {
-		inQueue = make(map[string]bool, len(s.queue))
-		for _, it := range s.queue {
-			inQueue[it.run.ID] = true
-		}
-	}
+	inQueue := s.queuedLookup(shared, len(runs))
 	for _, r := range runs {
 		spec, ok := s.lookup(r.Trigger)
 		if !ok {
@@ -184,7 +175,7 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 		// the policy still applies, to the other runs of the group.
 		cur, inRunning := s.running[r.ID]
 		started := inRunning && cur.claimed.Load()
-		adopted := inRunning || inQueue[r.ID]
+		adopted := inRunning || inQueue(r.ID)
 		if r.Group != "" {
 			if spec.QuietPeriod > 0 && !adopted {
 				final = append(final, s.supersede(r, now)...)
@@ -285,6 +276,34 @@ func (s *Scheduler) groupBusy(group, self string) bool {
 		}
 	}
 	return false
+}
+
+// queuedLookup returns what tells whether a run waits in the queue, for
+// Enqueue to find the runs this instance adopted from a shared store
+// before their Enqueue (only a shared store's runs are adopted: without
+// one it answers false). A few runs, as a delivery brings, are looked for
+// by a scan; many, as a start brings, through a set made once, or the
+// start would be quadratic (minutes for 200,000 runs), while a set made
+// for each delivery would cost the whole queue each time. s.mu held.
+func (s *Scheduler) queuedLookup(shared bool, runs int) func(id string) bool {
+	switch {
+	case !shared:
+		return func(string) bool { return false }
+	case runs <= 8:
+		return func(id string) bool {
+			for _, it := range s.queue {
+				if it.run.ID == id {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	set := make(map[string]bool, len(s.queue))
+	for _, it := range s.queue {
+		set[it.run.ID] = true
+	}
+	return func(id string) bool { return set[id] }
 }
 
 // cancelGroup takes the queued runs of group out of the queue (returning
