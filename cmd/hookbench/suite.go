@@ -365,7 +365,9 @@ func (s *suite) payloads(ctx context.Context) error {
 		{"5 MB", 5_000_000, s.n(100, 20), 8},
 		{"25 MB", 25_000_000, s.n(40, 8), 8},
 	} {
-		ht, err := s.startHooktrigger("payload", ingestConfig(1, "26MiB"))
+		// A data directory per size: the runs each step leaves queued
+		// behind its sleeping worker must not weigh on the next step.
+		ht, err := s.startHooktrigger("payload-"+strings.ReplaceAll(sz.name, " ", ""), ingestConfig(1, "26MiB"))
 		if err != nil {
 			return err
 		}
