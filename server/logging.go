@@ -158,12 +158,18 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			h := handlerLabel(r.URL.Path)
-			s.ops.m.reqDur.WithLabelValues(h).Observe(time.Since(start).Seconds())
-			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond)}
+			took := time.Since(start)
+			s.ops.m.reqDur.WithLabelValues(h).Observe(took.Seconds())
+			delivery := ""
 			if h == "hook" {
-				if d := s.countDelivery(n, status); d != "" {
-					attrs = append(attrs, "delivery", d)
-				}
+				delivery = s.countDelivery(n, status)
+			}
+			if !n.log.Enabled(r.Context(), slog.LevelDebug) {
+				return // the access line is a debug line: spare building it
+			}
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "bytes", sw.bytes, "duration", took.Round(time.Microsecond)}
+			if delivery != "" {
+				attrs = append(attrs, "delivery", delivery)
 			}
 			n.log.Debug("http request", attrs...)
 		}()
