@@ -222,6 +222,19 @@ func TestRequestID(t *testing.T) {
 				}
 				return false
 			})
+			// At debug level, so does the access line.
+			waitFor(t, "the request's debug access line", func() bool {
+				for _, line := range strings.Split(s.Logs.String(), "\n") {
+					var m map[string]any
+					if json.Unmarshal([]byte(line), &m) != nil {
+						continue
+					}
+					if m["msg"] == "http request" && m["request_id"] == got && m["delivery"] == rep.Delivery && m["status"] == float64(202) {
+						return true
+					}
+				}
+				return false
+			})
 		})
 	}
 	t.Run("OnEveryAnswer", func(t *testing.T) {
