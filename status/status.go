@@ -417,6 +417,11 @@ func (r *Reporter) work(e *entry, gen uint64, st Status, attempt int) {
 	if r.OnResult != nil {
 		r.OnResult(st.Provider, ok)
 	}
+	if ok && st.State.Final() && r.Reported != nil {
+		// Before the worker counts as done: Close waits for it, so a
+		// stop does not lose the record and send the state again.
+		r.Reported(e.runID, st.State)
+	}
 	var note string
 	r.mu.Lock()
 	r.inflight--
@@ -467,9 +472,6 @@ func (r *Reporter) work(e *entry, gen uint64, st Status, attempt int) {
 		}
 	}
 	r.mu.Unlock()
-	if ok && st.State.Final() && r.Reported != nil {
-		r.Reported(e.runID, st.State)
-	}
 	if note != "" {
 		r.Log.Warn("commit status not reported", "run", e.runID, "state", st.State, "provider", st.Provider, "err", err)
 		r.note(e.runID, note)
