@@ -58,8 +58,11 @@ type DB struct {
 
 const (
 	dupSQL      = `SELECT id FROM deliveries WHERE path = ? AND sender_id = ?`
+	// deliverySQL inserts nothing when the path already has a delivery of
+	// the same sender id (the partial unique index deliveries_sender):
+	// Record then reads the original, and the usual case costs no query.
 	deliverySQL = `INSERT INTO deliveries (id, path, sender_id, provider, event, action, received_at, remote_addr, headers, body, body_size, decisions)
-		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	// updateRunSQL is UpdateRun's statement for the common case of one
 	// expected current state (a run's start and its end, twice per run).
 	updateRunSQL  = updateRunBase + ` AND state IN (?)`
@@ -344,31 +347,38 @@ func (db *DB) await(o *op) error {
 // Record implements store.Store.
 func (db *DB) Record(ctx context.Context, d *store.Delivery, runs []*store.Run) (*store.Recorded, error) {
 	rec := &store.Recorded{DeliveryID: d.ID, Runs: runs}
+	// Everything that can be prepared outside the single writer is: its
+	// time is what every delivery waiting to commit waits for.
 	headers, _ := json.Marshal(d.Headers)
 	decisions, _ := json.Marshal(d.Decisions)
+	rows := make([]runRow, len(runs))
+	for i, r := range runs {
+		rows[i] = newRunRow(r)
+	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		if d.SenderID != "" {
-			var orig string
-			err := tx.Stmt(db.dupStmt).QueryRow(d.Path, d.SenderID).Scan(&orig)
-			if err == nil {
-				rec.Duplicate = true
-				rec.DeliveryID = orig
-				rs, err := queryRuns(tx, `WHERE delivery_id = ? ORDER BY id`, orig)
-				rec.Runs = rs
-				return err
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		_, err := tx.Stmt(db.deliveryStmt).Exec(d.ID, d.Path, d.SenderID, d.Provider, d.Event, d.Action, d.ReceivedAt.UnixNano(), d.RemoteAddr, headers, d.Body, len(d.Body), decisions)
+		res, err := tx.Stmt(db.deliveryStmt).Exec(d.ID, d.Path, d.SenderID, d.Provider, d.Event, d.Action, d.ReceivedAt.UnixNano(), d.RemoteAddr, headers, d.Body, len(d.Body), decisions)
 		if err != nil {
 			return err
 		}
-		if len(runs) > 0 {
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return err
+			}
+			// A redelivery: answer with the original and its runs.
+			var orig string
+			if err := tx.Stmt(db.dupStmt).QueryRow(d.Path, d.SenderID).Scan(&orig); err != nil {
+				return err
+			}
+			rec.Duplicate = true
+			rec.DeliveryID = orig
+			rs, err := queryRuns(tx, `WHERE delivery_id = ? ORDER BY id`, orig)
+			rec.Runs = rs
+			return err
+		}
+		if len(rows) > 0 {
 			ins := tx.Stmt(db.runStmt)
-			for _, r := range runs {
-				if err := insertRun(ins, r); err != nil {
+			for _, row := range rows {
+				if _, err := ins.Exec(row...); err != nil {
 					return err
 				}
 			}
@@ -381,12 +391,14 @@ func (db *DB) Record(ctx context.Context, d *store.Delivery, runs []*store.Run) 
 	return rec, nil
 }
 
-func insertRun(ins *sql.Stmt, r *store.Run) error {
+// runRow is the arguments of runSQL for one run.
+type runRow []any
+
+func newRunRow(r *store.Run) runRow {
 	vars, _ := json.Marshal(r.Vars)
 	meta, _ := json.Marshal(r.Meta)
-	_, err := ins.Exec(r.ID, r.DeliveryID, r.Trigger, string(r.State), r.Group, vars, meta, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.EndedAt),
-		r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.StatusNote)
-	return err
+	return runRow{r.ID, r.DeliveryID, r.Trigger, string(r.State), r.Group, vars, meta, r.CreatedAt.UnixNano(), nanos(r.StartedAt), nanos(r.EndedAt),
+		r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.StatusNote}
 }
 
 func nanos(t time.Time) any {
