@@ -57,7 +57,7 @@ type DB struct {
 }
 
 const (
-	dupSQL      = `SELECT id FROM deliveries WHERE path = ? AND sender_id = ?`
+	dupSQL = `SELECT id FROM deliveries WHERE path = ? AND sender_id = ?`
 	// deliverySQL inserts nothing when the path already has a delivery of
 	// the same sender id (the partial unique index deliveries_sender):
 	// Record then reads the original, and the usual case costs no query.
