@@ -22,6 +22,7 @@ import (
 func (s *Server) apiUIRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/triggers", s.auth(s.listTriggers))
 	mux.Handle("POST /api/extract", s.auth(s.extract))
+	mux.Handle("POST /api/triggers/{name}/run", s.auth(s.runTrigger)) // manual.go
 }
 
 type filterDesc struct {
@@ -218,31 +219,48 @@ func Extract(cfg *config.Config, body []byte, h http.Header, q url.Values, event
 	return out, nil
 }
 
-func (s *Server) extract(w http.ResponseWriter, r *http.Request) {
-	cfg := s.cfg.Load()
-	r.Body = http.MaxBytesReader(w, r.Body, 2*cfg.MaxBody+64<<10)
-	var req ExtractRequest
+// decodeRequest reads r's JSON body into dst, refusing unknown fields and
+// bodies over twice max_body (a payload inside a JSON string). On failure
+// it has answered (what names the endpoint) and returns false.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, what string, dst any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 2*s.cfg.Load().MaxBody+64<<10)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(dst); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, http.StatusRequestEntityTooLarge, "request larger than twice max_body")
-			return
+			return false
 		}
-		writeError(w, http.StatusBadRequest, "extract: the request is not the expected JSON: "+err.Error())
-		return
+		writeError(w, http.StatusBadRequest, what+": the request is not the expected JSON: "+err.Error())
+		return false
 	}
+	return true
+}
+
+// headerAndQuery turns a request's headers and query parameters, each
+// a string or a list, into their net/http forms.
+func headerAndQuery(headers, query map[string]strslice) (http.Header, url.Values) {
 	h := http.Header{}
-	for k, vs := range req.Headers {
+	for k, vs := range headers {
 		for _, v := range vs {
 			h.Add(k, v)
 		}
 	}
 	q := url.Values{}
-	for k, vs := range req.Query {
+	for k, vs := range query {
 		q[k] = append(q[k], vs...)
 	}
+	return h, q
+}
+
+func (s *Server) extract(w http.ResponseWriter, r *http.Request) {
+	cfg := s.cfg.Load()
+	var req ExtractRequest
+	if !s.decodeRequest(w, r, "extract", &req) {
+		return
+	}
+	h, q := headerAndQuery(req.Headers, req.Query)
 	var body []byte
 	event := req.Event
 	switch {

@@ -133,7 +133,13 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	if authorized, refused = s.applyRateLimits(w, r, authorized, refused); authorized == nil {
 		return
 	}
+	s.deliver(w, r, r.URL.Path, preq, authorized, refused, received)
+}
 
+// deliver reads, decides, records and answers a delivery to path that the
+// triggers of authorized may start (refused: those that may not, and
+// why).
+func (s *Server) deliver(w http.ResponseWriter, r *http.Request, path string, preq *providers.Request, authorized []*trigger.Trigger, refused []skipRef, received time.Time) {
 	// What it is.
 	ins := newInspector(preq)
 	first, err := ins.info(authorized[0])
@@ -147,7 +153,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// What it starts.
-	ev, err := s.evaluate(r.URL.Path, preq, ins, authorized, received)
+	ev, err := s.evaluate(path, preq, ins, authorized, received)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -194,7 +200,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		s.waiters.forget(waitIDs)
 	}
 	if err != nil {
-		s.rlog(r).Error("cannot record delivery", "delivery", del.ID, "path", r.URL.Path, "err", err)
+		s.rlog(r).Error("cannot record delivery", "delivery", del.ID, "path", path, "err", err)
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "store unavailable; retry later")
 		return

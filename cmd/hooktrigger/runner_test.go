@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -453,17 +454,20 @@ func TestRunner_GracefulShutdown(t *testing.T) {
 	}
 }
 
+// serveTriggers serves a config of the given triggers (the YAML under
+// `triggers:`) with api_token api-secret, in a new directory.
+func serveTriggers(t *testing.T, triggers string) *Proc {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "hooktrigger.yaml")
+	writeFile(t, cfg, "listen: 127.0.0.1:0\ndata_dir: ./data\napi_token: api-secret\ntriggers:\n"+triggers)
+	return MustServe(t, cfg)
+}
+
 // TestServe_Wait: with run.wait the answer to a delivery waits for its run
 // and carries the state, exit code and log; a run that outlasts the wait
 // gets the usual 202 with its state then.
 func TestServe_Wait(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "hooktrigger.yaml")
-	writeFile(t, cfg, `listen: 127.0.0.1:0
-data_dir: ./data
-api_token: api-secret
-triggers:
-  - name: quick
+	p := serveTriggers(t, `  - name: quick
     secret: tok
     variables:
       - {name: who, jsonpath: $.who}
@@ -476,7 +480,6 @@ triggers:
       command: [sleep, '5']
       wait: 300ms
 `)
-	p := MustServe(t, cfg)
 	auth := map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"}
 
 	r := Do(t, "POST", p.URL+"/hooks/quick", []byte(`{"who":"$(id) world"}`), auth)
@@ -503,5 +506,62 @@ triggers:
 	r = Do(t, "POST", p.URL+"/hooks/slow", []byte(`{}`), auth)
 	if took := time.Since(start); r.Status != http.StatusAccepted || !strings.Contains(string(r.Body), `"state":"running"`) || strings.Contains(string(r.Body), `"log"`) || took > 4*time.Second {
 		t.Fatalf("slow: want 202 with the run still running after the 300ms wait, got %d in %s: %s", r.Status, took, r.Body)
+	}
+}
+
+// TestAPI_RunTrigger: POST /api/triggers/{name}/run makes a delivery by
+// hand, with the API token in place of the sender's signature; the trigger
+// reads, filters, records and runs it as one sent to its path.
+func TestAPI_RunTrigger(t *testing.T) {
+	p := serveTriggers(t, `  - name: app
+    provider: github
+    secret: github-secret
+    events: [push]
+    branches: [main]
+    variables:
+      - {name: target, query: env, default: staging}
+    run:
+      script: 'echo "deploying $HOOKTRIGGER_REPO $HOOKTRIGGER_BRANCH to $target"'
+      wait: 10s
+`)
+	api := map[string]string{"Authorization": "Bearer api-secret", "Content-Type": "application/json"}
+	req := func(ref string) []byte {
+		b, _ := json.Marshal(map[string]any{
+			"payload": fmt.Sprintf(`{"ref":%q,"after":"4f2b1c9","repository":{"full_name":"acme/app"}}`, ref),
+			"headers": map[string]string{"X-GitHub-Event": "push"},
+			"query":   map[string]string{"env": "prod"},
+		})
+		return b
+	}
+
+	r := Do(t, "POST", p.URL+"/api/triggers/app/run", req("refs/heads/main"), api)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `deploying acme/app main to prod\n`) || !strings.Contains(string(r.Body), `"state":"succeeded"`) {
+		t.Fatalf("run on main: %d %s", r.Status, r.Body)
+	}
+	delivery := r.JSON(t)["delivery"].(string)
+	stored := Do(t, "GET", p.URL+"/api/deliveries/"+delivery, nil, api)
+	if stored.Status != http.StatusOK || !strings.Contains(string(stored.Body), `"path":"/hooks/app"`) {
+		t.Errorf("the delivery is not recorded on the trigger's path: %d %s", stored.Status, stored.Body)
+	}
+
+	r = Do(t, "POST", p.URL+"/api/triggers/app/run", req("refs/heads/feature"), api)
+	if r.Status != http.StatusOK || strings.Contains(string(r.Body), `"state"`) || !strings.Contains(string(r.Body), `branch \"feature\" does not match`) {
+		t.Fatalf("run on a branch the trigger does not build: %d %s", r.Status, r.Body)
+	}
+	for _, c := range []struct {
+		path   string
+		header map[string]string
+		want   int
+	}{
+		{"/api/triggers/app/run", map[string]string{"Content-Type": "application/json"}, http.StatusUnauthorized},
+		{"/api/triggers/app/run", map[string]string{"Authorization": "Bearer github-secret"}, http.StatusUnauthorized},
+		{"/api/triggers/nope/run", api, http.StatusNotFound},
+	} {
+		if r := Do(t, "POST", p.URL+c.path, req("refs/heads/main"), c.header); r.Status != c.want {
+			t.Errorf("POST %s with %v: %d, want %d", c.path, c.header, r.Status, c.want)
+		}
+	}
+	if r := Do(t, "POST", p.URL+"/api/triggers/app/run", []byte(`{"body":"{}"}`), api); r.Status != http.StatusBadRequest {
+		t.Errorf("unknown field: %d %s", r.Status, r.Body)
 	}
 }
