@@ -111,6 +111,7 @@
       var trig = kind.value === 'trigger';
       $('pg-expr').disabled = trig;
       $('pg-trigger').disabled = !trig;
+      $('pg-start').disabled = !trig;
     }
     kind.addEventListener('change', syncKind);
     syncKind();
@@ -122,27 +123,35 @@
         .catch(function () {});
     });
     payload.addEventListener('input', function () { sel.value = ''; });
-    form.addEventListener('submit', function (ev) {
-      ev.preventDefault();
-      var req = {};
-      if (sel.value) { req.delivery = sel.value; } else { req.payload = payload.value; }
+    // withHeadersAndQuery adds the form's header and query lines to req.
+    function withHeadersAndQuery(req) {
       var h = lines($('pg-headers').value, ':');
       if (Object.keys(h).length) { req.headers = h; }
       var q = lines($('pg-query').value, '=');
       if (Object.keys(q).length) { req.query = q; }
+      return req;
+    }
+    // postJSON posts req with the session's CSRF token; it gives {ok, j}.
+    function postJSON(url, req) {
+      return fetch(url, {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() },
+        body: JSON.stringify(req)
+      }).then(function (r) {
+        return r.json().then(function (j) { return { ok: r.ok, j: j }; });
+      });
+    }
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var req = withHeadersAndQuery({});
+      if (sel.value) { req.delivery = sel.value; } else { req.payload = payload.value; }
       if ($('pg-event').value) { req.event = $('pg-event').value; }
       if (kind.value === 'trigger') { req.trigger = $('pg-trigger').value; } else { req[kind.value] = $('pg-expr').value; }
       var verdict = $('pg-verdict');
       var result = $('pg-result');
       verdict.textContent = 'evaluating…';
       verdict.className = '';
-      fetch('/api/extract', {
-        method: 'POST', credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() },
-        body: JSON.stringify(req)
-      }).then(function (r) {
-        return r.json().then(function (j) { return { ok: r.ok, j: j }; });
-      }).then(function (a) {
+      postJSON('/api/extract', req).then(function (a) {
         if (!a.ok) {
           verdict.textContent = 'Error: ' + (a.j.error || 'request failed');
           verdict.className = 'verdict-no';
@@ -156,6 +165,42 @@
           verdict.textContent = (a.j.nodes ? a.j.nodes.length : 0) + ' node(s)';
         }
         result.textContent = JSON.stringify(a.j, null, 2);
+      }).catch(function (e) {
+        verdict.textContent = 'Error: ' + e;
+        verdict.className = 'verdict-no';
+      });
+    });
+    // Run: POST /api/triggers/{name}/run, a delivery written by hand.
+    $('pg-start').addEventListener('click', function () {
+      var req = withHeadersAndQuery({ payload: payload.value });
+      var verdict = $('pg-verdict');
+      var result = $('pg-result');
+      verdict.textContent = 'starting…';
+      verdict.className = '';
+      postJSON('/api/triggers/' + encodeURIComponent($('pg-trigger').value) + '/run', req).then(function (a) {
+        verdict.textContent = '';
+        result.textContent = JSON.stringify(a.j, null, 2);
+        if (!a.ok) {
+          verdict.textContent = 'Error: ' + (a.j.error || 'request failed');
+          verdict.className = 'verdict-no';
+          return;
+        }
+        var runs = a.j.runs || [];
+        if (!runs.length) {
+          var why = (a.j.skipped && a.j.skipped[0] && a.j.skipped[0].reason) || '';
+          verdict.textContent = 'Not started: ' + why;
+          verdict.className = 'verdict-no';
+          return;
+        }
+        verdict.className = 'verdict-yes';
+        verdict.appendChild(document.createTextNode('Started: '));
+        runs.forEach(function (run, i) {
+          var link = document.createElement('a');
+          link.href = '/ui/runs/' + encodeURIComponent(run.id);
+          link.textContent = run.id;
+          if (i) { verdict.appendChild(document.createTextNode(', ')); }
+          verdict.appendChild(link);
+        });
       }).catch(function (e) {
         verdict.textContent = 'Error: ' + e;
         verdict.className = 'verdict-no';
