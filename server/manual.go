@@ -19,6 +19,10 @@ type RunRequest struct {
 	Query   map[string]strslice `json:"query,omitempty"`
 }
 
+// manualHeader marks a delivery written by hand among the headers it is
+// recorded with (the delivery page shows them).
+const manualHeader = "X-Hooktrigger-Run-By"
+
 // runTrigger serves POST /api/triggers/{name}/run.
 func (s *Server) runTrigger(w http.ResponseWriter, r *http.Request) {
 	cfg := s.cfg.Load()
@@ -44,6 +48,8 @@ func (s *Server) runTrigger(w http.ResponseWriter, r *http.Request) {
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/json")
 	}
+	// The stored delivery says where it came from.
+	h.Set(manualHeader, "api")
 	preq := &providers.Request{Header: h, Query: q, Body: body, RemoteAddr: remoteIP(r), Now: received}
 	s.rlog(r).Info("delivery written by hand through the API", "trigger", t.Name)
 	s.deliver(w, r, t.Path, preq, []*trigger.Trigger{t}, nil, received)

@@ -540,8 +540,8 @@ func TestAPI_RunTrigger(t *testing.T) {
 	}
 	delivery := r.JSON(t)["delivery"].(string)
 	stored := Do(t, "GET", p.URL+"/api/deliveries/"+delivery, nil, api)
-	if stored.Status != http.StatusOK || !strings.Contains(string(stored.Body), `"path":"/hooks/app"`) {
-		t.Errorf("the delivery is not recorded on the trigger's path: %d %s", stored.Status, stored.Body)
+	if stored.Status != http.StatusOK || !strings.Contains(string(stored.Body), `"path":"/hooks/app"`) || !strings.Contains(string(stored.Body), `"X-Hooktrigger-Run-By":["api"]`) {
+		t.Errorf("the delivery is not recorded on the trigger's path, marked as written by hand: %d %s", stored.Status, stored.Body)
 	}
 
 	r = Do(t, "POST", p.URL+"/api/triggers/app/run", req("refs/heads/feature"), api)
