@@ -37,6 +37,7 @@ const MaxWait = 10 * time.Minute
 // Config is a loaded, validated and compiled config file.
 type Config struct {
 	File             string
+	Warnings         Errors // what hooktrigger check and serve point out, file:line, without refusing the file
 	Listen           string
 	DataDir          string
 	Database         string
@@ -79,6 +80,7 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 		return nil, p.sorted()
 	}
 	c.Digest = sha256.Sum256(data) // ops
+	c.Warnings = p.warns
 	return c, nil
 }
 
@@ -375,6 +377,9 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		p.errf(field+".run", "is required: a command or a script to run")
 	} else {
 		t.Spec = p.compileRun(field+".run", rt.Name, rt.Run)
+		if t.Spec.Wait > 0 && len(secrets) == 0 {
+			p.warnf(field+".run.wait", "the answer carries the build's log, and with allow_unsigned anyone who reaches the trigger reads it")
+		}
 	}
 	if s := rt.Status; s != nil {
 		if t.ProviderName != "github" && t.ProviderName != "gitlab" {

@@ -61,6 +61,7 @@ type parser struct {
 	file  string
 	lines map[string]int // field path → line
 	errs  Errors
+	warns Errors // allowed, but worth a second look: Config.Warnings
 	env   func(string) (string, bool)
 	// vars compiles every variable of the file, sharing equal regexps.
 	vars extract.Compiler
@@ -68,6 +69,11 @@ type parser struct {
 
 func (p *parser) errf(field, format string, args ...any) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: p.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// warnf notes something the file may do but probably should not.
+func (p *parser) warnf(field, format string, args ...any) {
+	p.warns = append(p.warns, &Error{File: p.file, Line: p.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // line returns the line of field, or of its nearest ancestor that has one.

@@ -45,6 +45,9 @@ func (s *Server) Reload(path string, force bool) error {
 	for _, k := range keepRestartOnly(old, next) {
 		s.log.Warn("config reload: "+k+" changes only at a restart; keeping the old value", "key", k)
 	}
+	for _, w := range next.Warnings {
+		s.log.Warn("config: "+w.Msg, "file", w.File, "line", w.Line, "field", w.Field)
+	}
 	s.cfg.Store(next)
 	s.ops.m.reloads.WithLabelValues("success").Inc()
 	s.log.Info("config reloaded", "file", path, "triggers", len(next.Triggers.All()))

@@ -87,6 +87,9 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 			for _, t := range cfg.Triggers.All() {
 				fmt.Fprintln(stdout, summary(t.Name, t.Path, t.ProviderName, t.Events, len(t.Variables)))
 			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(stderr, "warning: "+w.Error())
+			}
 			return nil
 		},
 	})
@@ -148,6 +151,9 @@ func serve(ctx context.Context, cfgPath string, stderr io.Writer) error {
 		return &exitError{1, err}
 	}
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn("config: "+w.Msg, "file", w.File, "line", w.Line, "field", w.Field)
+	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		return err

@@ -412,6 +412,15 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+	t.Run("WarningDoesNotRefuse", func(t *testing.T) {
+		path := filepath.Join(dir, "warn.yaml")
+		writeFile(t, path, "triggers:\n  - name: a\n    allow_unsigned: true\n    run:\n      command: [true]\n      wait: 5s\n")
+		code, stdout, stderr := runCLI(t, nil, "check", "--config", path)
+		want := "warning: " + path + ":6: triggers[0].run.wait: the answer carries the build's log, and with allow_unsigned anyone who reaches the trigger reads it"
+		if code != 0 || !strings.Contains(stdout, "ok  a") || !strings.Contains(stderr, want) {
+			t.Fatalf("want exit 0, the summary and %q; got %d, %q, %q", want, code, stdout, stderr)
+		}
+	})
 	t.Run("GoodFile", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, nil, "check", "--config", "../../examples/quickstart/hooktrigger.yaml")
 		if code != 0 {
