@@ -101,7 +101,7 @@ func (s *Server) runLog(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	lr := s.newLogReader(id)
+	lr := s.newLogReader(run)
 	defer lr.close()
 	follow := r.URL.Query().Get("follow") == "1"
 	data, found, err := lr.at(r.Context(), 0)

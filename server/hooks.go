@@ -249,7 +249,7 @@ func (s *Server) answerWaited(r *http.Request, reply *hookReply, ids []string, c
 			continue
 		}
 		wr := &waitedRun{ExitCode: run.ExitCode, Error: run.Error}
-		wr.Log, wr.LogTruncated = s.waitedLog(r.Context(), run.ID)
+		wr.Log, wr.LogTruncated = s.waitedLog(r.Context(), run)
 		ref.waitedRun = wr
 	}
 	return all

@@ -15,19 +15,27 @@ const logReadChunk = 64 << 10
 // executes or executed here, else from the store when it keeps the logs of
 // every instance (store.Logs: PostgreSQL).
 type logReader struct {
-	s   *Server
-	id  string
-	f   *os.File
-	buf []byte
+	s      *Server
+	id     string
+	f      *os.File
+	buf    []byte
+	remote bool // the run's latest attempt executes or executed elsewhere
 }
 
-func (s *Server) newLogReader(id string) *logReader { return &logReader{s: s, id: id} }
+// newLogReader reads the log of run. When the store keeps the logs and
+// another instance took the run's latest attempt, the store has it, even if
+// a file of an earlier attempt is here.
+func (s *Server) newLogReader(run *store.Run) *logReader {
+	_, logs := s.store.(store.Logs)
+	remote := logs && run.Instance != "" && run.Instance != s.sched.Instance
+	return &logReader{s: s, id: run.ID, remote: remote}
+}
 
 // at returns up to logReadChunk bytes of the log from offset on; none when
 // there are none (yet). found is false when this instance has no file of
 // the log and the store keeps no logs.
 func (lr *logReader) at(ctx context.Context, offset int64) (data []byte, found bool, err error) {
-	if lr.f == nil {
+	if lr.f == nil && !lr.remote {
 		lr.f, _ = os.Open(lr.s.sched.LogPath(lr.id))
 	}
 	if lr.f != nil {

@@ -151,7 +151,7 @@ func (s *Server) runLogEvents(w http.ResponseWriter, r *http.Request, sess *sess
 	if !ok {
 		return
 	}
-	lr := s.newLogReader(id)
+	lr := s.newLogReader(run)
 	defer lr.close()
 	var pending []byte
 	tick := time.NewTicker(200 * time.Millisecond)

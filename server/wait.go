@@ -118,9 +118,9 @@ func (s *Server) readRuns(ids []string, got map[string]*store.Run) map[string]*s
 	return got
 }
 
-// waitedLog reads up to waitLogMax bytes of run id's log.
-func (s *Server) waitedLog(ctx context.Context, id string) (string, bool) {
-	lr := s.newLogReader(id)
+// waitedLog reads up to waitLogMax bytes of run's log.
+func (s *Server) waitedLog(ctx context.Context, run *store.Run) (string, bool) {
+	lr := s.newLogReader(run)
 	defer lr.close()
 	var out []byte
 	for len(out) < waitLogMax {

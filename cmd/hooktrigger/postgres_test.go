@@ -51,8 +51,9 @@ sleep 0.05
 rmdir "$LOCK"
 `)
 	writeFile(tb, filepath.Join(dir, "retry.sh"), `#!/bin/sh
-if [ -e "$MARK" ]; then printf 'retried %s\n' "$HOOKTRIGGER_RUN_ID" >> "$OUT"; exit 0; fi
+if [ -e "$MARK" ]; then echo attempt two; printf 'retried %s\n' "$HOOKTRIGGER_RUN_ID" >> "$OUT"; exit 0; fi
 touch "$MARK"
+echo attempt one
 sleep 60
 `)
 	cfg := filepath.Join(idir, "hooktrigger.yaml")
@@ -309,6 +310,14 @@ func TestPostgres_KillInstanceMidRun(t *testing.T) {
 	}
 	if ran := executions(t, out); len(ran["retried"]) != 1 || ran["retried"][0] != runIDs[1] {
 		t.Errorf("want one retried execution of %s, got %v", runIDs[1], ran)
+	}
+	// Instance a, started again, still has the first attempt's log file;
+	// it must serve the log of the attempt that ran last, from the store.
+	a = MustServe(t, pgInstance(t, dir, "a", dbURL, out))
+	for _, inst := range []*Proc{a, survivor} {
+		if log := Do(t, "GET", inst.URL+"/api/runs/"+runIDs[1]+"/log", nil, api); string(log.Body) != "attempt two\n" {
+			t.Errorf("log of the retried run through %s: %d %q, want the second attempt's", inst.URL, log.Status, log.Body)
+		}
 	}
 }
 
