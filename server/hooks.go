@@ -238,16 +238,18 @@ func (s *Server) answerWaited(r *http.Request, reply *hookReply, ids []string, c
 	all := true
 	for i := range reply.Runs {
 		ref := &reply.Runs[i]
+		if !slices.Contains(ids, ref.ID) {
+			continue // its trigger does not wait
+		}
 		run := got[ref.ID]
-		if !slices.Contains(ids, ref.ID) || run == nil {
-			all = all && !slices.Contains(ids, ref.ID)
+		if run == nil || !run.State.Final() {
+			all = false
+			if run != nil {
+				ref.State = string(run.State)
+			}
 			continue
 		}
 		ref.State = string(run.State)
-		if !run.State.Final() {
-			all = false
-			continue
-		}
 		wr := &waitedRun{ExitCode: run.ExitCode, Error: run.Error}
 		wr.Log, wr.LogTruncated = s.waitedLog(r.Context(), run)
 		ref.waitedRun = wr

@@ -45,9 +45,7 @@ func (s *Server) Reload(path string, force bool) error {
 	for _, k := range keepRestartOnly(old, next) {
 		s.log.Warn("config reload: "+k+" changes only at a restart; keeping the old value", "key", k)
 	}
-	for _, w := range next.Warnings {
-		s.log.Warn("config: "+w.Msg, "file", w.File, "line", w.Line, "field", w.Field)
-	}
+	s.warnConfig(next)
 	s.cfg.Store(next)
 	s.ops.m.reloads.WithLabelValues("success").Inc()
 	s.log.Info("config reloaded", "file", path, "triggers", len(next.Triggers.All()))
@@ -151,5 +149,12 @@ func (s *Server) WatchConfig(ctx context.Context, path string) error {
 			_ = s.Reload(path, false)
 			follow()
 		}
+	}
+}
+
+// warnConfig logs what the config may do but probably should not.
+func (s *Server) warnConfig(cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		s.log.Warn("config: "+w.Msg, "file", w.File, "line", w.Line, "field", w.Field)
 	}
 }

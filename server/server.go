@@ -61,6 +61,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{log: log, started: time.Now(), stopPrune: make(chan struct{})}
 	s.cfg.Store(cfg)
+	s.warnConfig(cfg)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data_dir: %w", err)
 	}

@@ -79,8 +79,14 @@ func (s *Server) awaitRuns(ctx context.Context, ids []string, chans []chan *stor
 	defer s.waiters.forget(ids)
 	timeout := time.NewTimer(d)
 	defer timeout.Stop()
-	poll := time.NewTicker(waitPoll)
-	defer poll.Stop()
+	// Only a shared store's runs may end on another instance, unheard of
+	// here; an embedded store's are all reported by this scheduler.
+	var pollC <-chan time.Time
+	if _, shared := s.store.(store.Shared); shared {
+		poll := time.NewTicker(waitPoll)
+		defer poll.Stop()
+		pollC = poll.C
+	}
 	got := map[string]*store.Run{}
 	for i := 0; i < len(ids); {
 		if _, done := got[ids[i]]; done {
@@ -90,7 +96,7 @@ func (s *Server) awaitRuns(ctx context.Context, ids []string, chans []chan *stor
 		select {
 		case r := <-chans[i]:
 			got[ids[i]] = r
-		case <-poll.C: // ended on another instance?
+		case <-pollC: // ended on another instance?
 			if r, err := s.store.Run(ctx, ids[i]); err == nil && r.State.Final() {
 				got[ids[i]] = r
 			}

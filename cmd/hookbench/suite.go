@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/hooktrigger/hooktrigger/store/storetest"
 )
 
 // row is one line of the result table.
@@ -768,27 +767,10 @@ func joinRatios(v []float64) string {
 // in the given database from one run to the next and slow every later
 // start. Without the right to create a database it returns dsn itself.
 func scratchDatabase(ctx context.Context, dsn string, log io.Writer) (string, func()) {
-	admin, err := pgx.Connect(ctx, dsn)
+	u, drop, err := storetest.CreateDatabase(ctx, dsn, "hookbench_")
 	if err != nil {
-		return dsn, func() {}
-	}
-	defer admin.Close(ctx)
-	name := "hookbench_" + strings.TrimSuffix(randomPrefix(), "-")
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		fmt.Fprintf(log, "  postgres: cannot create a scratch database (%v); measuring in the given one\n", err)
 		return dsn, func() {}
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return dsn, func() {}
-	}
-	u.Path = "/" + name
-	return u.String(), func() {
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
-	}
+	return u, drop
 }

@@ -151,9 +151,6 @@ func serve(ctx context.Context, cfgPath string, stderr io.Writer) error {
 		return &exitError{1, err}
 	}
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
-	for _, w := range cfg.Warnings {
-		log.Warn("config: "+w.Msg, "file", w.File, "line", w.Line, "field", w.Field)
-	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		return err

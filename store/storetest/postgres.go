@@ -21,28 +21,39 @@ func PostgresDatabase(tb testing.TB) string {
 	if base == "" {
 		tb.Skip("HOOKTRIGGER_TEST_POSTGRES is not set (postgres://user@127.0.0.1:port/db); .ci/run starts a PostgreSQL server and sets it")
 	}
-	ctx := context.Background()
+	u, drop, err := CreateDatabase(context.Background(), base, "ht_")
+	if err != nil {
+		tb.Fatalf("HOOKTRIGGER_TEST_POSTGRES is set, but: %v", err)
+	}
+	tb.Cleanup(drop)
+	return u
+}
+
+// CreateDatabase creates an empty database named prefix plus a new id on
+// the server of base (a postgres:// URL whose user may create databases)
+// and returns its URL and what drops it.
+func CreateDatabase(ctx context.Context, base, prefix string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, err
+	}
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
-		tb.Fatalf("HOOKTRIGGER_TEST_POSTGRES is set but the server does not answer: %v", err)
+		return "", nil, err
 	}
 	defer admin.Close(ctx)
-	name := "ht_" + strings.ToLower(store.NewID())
+	name := prefix + strings.ToLower(store.NewID())
 	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		tb.Fatal(err)
+		return "", nil, err
 	}
-	tb.Cleanup(func() {
-		c, err := pgx.Connect(ctx, base)
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), base)
 		if err != nil {
 			return
 		}
-		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`)
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), `DROP DATABASE `+name+` WITH (FORCE)`)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }
