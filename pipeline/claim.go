@@ -53,6 +53,17 @@ func (s *Scheduler) claim(it *item) (bool, error) {
 		}
 	}
 	claimed, err := sh.Claim(ctx, r, groupLimit(it.spec))
+	if errors.Is(err, store.ErrGroupBusy) && it.spec.Policy == PolicySkipIfRunning {
+		// Enqueue skips such a run when it sees the group busy; a run
+		// adopted from the store that no instance enqueued (its instance
+		// died first) meets the busy group only here, and never waits.
+		r.State, r.StartedAt, r.Instance = store.Skipped, time.Time{}, ""
+		r.EndedAt, r.Error = time.Now(), skipReason(r.Group)
+		if ok, err := s.store.UpdateRun(ctx, r, store.Queued); err != nil || ok {
+			s.ended(r, err)
+		}
+		return false, nil
+	}
 	if errors.Is(err, store.ErrGroupBusy) {
 		r.State, r.StartedAt = store.Queued, time.Time{}
 		s.requeueLater(it)

@@ -184,7 +184,7 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 			switch spec.Policy {
 			case PolicySkipIfRunning:
 				if !started && (s.groupBusy(r.Group, r.ID) || busyElsewhere[r.ID]) {
-					r.State, r.EndedAt, r.Error = store.Skipped, now, "a run of group "+r.Group+" is already queued or running"
+					r.State, r.EndedAt, r.Error = store.Skipped, now, skipReason(r.Group)
 					final = append(final, r)
 					continue
 				}
@@ -210,6 +210,11 @@ func (s *Scheduler) Enqueue(runs []*store.Run, body []byte) {
 		s.finish(r, store.Queued)
 	}
 	s.dispatch()
+}
+
+// skipReason is the error of a run that skip-if-running skipped.
+func skipReason(group string) string {
+	return "a run of group " + group + " is already queued or running"
 }
 
 // busyElsewhere asks sh, a shared store or nil, which skip-if-running runs of runs
@@ -555,7 +560,10 @@ func (s *Scheduler) requeue(ctx context.Context, r *store.Run) error {
 
 // finish records a final state reached from state from.
 func (s *Scheduler) finish(r *store.Run, from store.State) {
-	_, err := s.store.UpdateRun(context.Background(), r, from)
+	ok, err := s.store.UpdateRun(context.Background(), r, from)
+	if err == nil && !ok {
+		return // no longer in from: whoever moved it reports that
+	}
 	s.ended(r, err)
 }
 

@@ -328,6 +328,7 @@ type pgPair struct {
 	a, b   *Proc
 	first  *hookAnswer
 	client *http.Client
+	dbURL  string
 }
 
 var pgAPI = map[string]string{"Authorization": "Bearer api-secret"}
@@ -337,7 +338,7 @@ func startPGPair(t *testing.T, path, delivery string) *pgPair {
 	dbURL := mustDatabase(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "executed.txt")
-	p := &pgPair{client: newClient(2)}
+	p := &pgPair{client: newClient(2), dbURL: dbURL}
 	p.a = MustServe(t, pgInstance(t, dir, "a", dbURL, out))
 	var err error
 	p.first, err = send(t, p.client, p.a.URL+path, delivery)
@@ -428,6 +429,49 @@ func TestPostgres_SkipIfRunningAcrossInstances(t *testing.T) {
 	skipped := p.waitState(t, p.b, second.Runs[0].ID, "skipped")
 	if got := skipped["error"]; !strings.Contains(fmt.Sprint(got), "already queued or running") {
 		t.Errorf("the skipped run says %v", got)
+	}
+	p.waitState(t, p.b, p.first.Runs[0].ID, "running") // undisturbed
+	// The instance that recorded the run and the one that may have adopted
+	// it can both see the group busy; the skip is counted once.
+	time.Sleep(time.Second)
+	if n := skippedCount(t, p.a) + skippedCount(t, p.b); n != 1 {
+		t.Errorf("skipped runs counted by the two instances: %v, want 1", n)
+	}
+}
+
+// skippedCount reads the skipped runs of trigger solo from i's metrics.
+func skippedCount(t *testing.T, i *Proc) float64 {
+	t.Helper()
+	r := Do(t, "GET", i.URL+"/metrics", nil, nil)
+	m := regexp.MustCompile(`(?m)^hooktrigger_runs_total\{state="skipped",trigger="solo"\} (\S+)$`).FindStringSubmatch(string(r.Body))
+	if m == nil {
+		return 0
+	}
+	var n float64
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+// TestPostgres_SkipIfRunningAdopted: a skip-if-running run that no
+// instance enqueued itself (its instance recorded it and died before
+// scheduling it) is adopted from the database by another; when its group is
+// running, it is skipped there too, never left waiting for the group.
+func TestPostgres_SkipIfRunningAdopted(t *testing.T) {
+	p := startPGPair(t, "/hooks/solo", "solo-adopted-1")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, p.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	orphan := store.NewID()
+	if _, err := conn.Exec(ctx, `INSERT INTO runs (id, delivery_id, trigger, state, grp, vars, meta, created_at)
+		SELECT $1, delivery_id, trigger, 'queued', grp, vars, meta, now() FROM runs WHERE id = $2`, orphan, p.first.Runs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	skipped := p.waitState(t, p.b, orphan, "skipped")
+	if got := fmt.Sprint(skipped["error"]); !strings.Contains(got, "already queued or running") {
+		t.Errorf("the adopted run says %q", got)
 	}
 	p.waitState(t, p.b, p.first.Runs[0].ID, "running") // undisturbed
 }
