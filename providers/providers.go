@@ -92,6 +92,14 @@ type Provider interface {
 	Inspect(r *Request) (*Info, error)
 }
 
+// EventHeaderer is implemented by the providers that read a delivery's
+// event from a header. EventHeader names the header and the value a sender
+// sends for event (a name such as push, without an action); ok is false when
+// the provider reads no event header.
+type EventHeaderer interface {
+	EventHeader(event string) (name, value string, ok bool)
+}
+
 // Config is the provider part of a trigger's configuration.
 //
 // Secrets are already resolved (no ${ENV} or file: left). Every provider's New

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/providers"
@@ -17,6 +19,11 @@ type RunRequest struct {
 	Payload *string             `json:"payload,omitempty"` // the body; default {}
 	Headers map[string]strslice `json:"headers,omitempty"` // as the sender would send them (X-GitHub-Event …)
 	Query   map[string]strslice `json:"query,omitempty"`
+	// Event (push, pull_request) is written into the header the trigger's
+	// provider reads the event from, over any given in Headers. With an
+	// action (pull_request.opened) the payload must say that action too:
+	// GitHub and GitLab send it in the payload.
+	Event string `json:"event,omitempty"`
 }
 
 // manualHeader marks a delivery written by hand among the headers it is
@@ -48,9 +55,28 @@ func (s *Server) runTrigger(w http.ResponseWriter, r *http.Request) {
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/json")
 	}
+	event, action, _ := strings.Cut(req.Event, ".")
+	if event != "" {
+		eh, ok := t.Provider.(providers.EventHeaderer)
+		name, value, known := "", "", false
+		if ok {
+			name, value, known = eh.EventHeader(event)
+		}
+		if !known {
+			writeError(w, http.StatusBadRequest, "trigger "+t.Name+" reads no event header (a generic trigger names one with event_header): give the event among the headers")
+			return
+		}
+		h.Set(name, value)
+	}
 	// The stored delivery says where it came from.
 	h.Set(manualHeader, "api")
 	preq := &providers.Request{Header: h, Query: q, Body: body, RemoteAddr: remoteIP(r), Now: received}
+	if action != "" {
+		if info, err := t.Provider.Inspect(preq); err == nil && info.Action != action {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("event %s: this payload reads as %s; write the action where the sender does (GitHub and GitLab: in the payload)", req.Event, info.EventAction()))
+			return
+		}
+	}
 	s.rlog(r).Info("delivery written by hand through the API", "trigger", t.Name)
 	s.deliver(w, r, t.Path, preq, []*trigger.Trigger{t}, nil, received)
 }

@@ -565,3 +565,51 @@ func TestAPI_RunTrigger(t *testing.T) {
 		t.Errorf("unknown field: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestAPI_RunTriggerEvent: a manual run's event is written into the header
+// the trigger's provider reads it from, so the events filter and the
+// build's HOOKTRIGGER_EVENT see it as a sender's; an action the payload does
+// not say, or an event for a trigger that reads no event header, is refused.
+func TestAPI_RunTriggerEvent(t *testing.T) {
+	p := serveTriggers(t, `  - name: pr
+    provider: github
+    secret: github-secret
+    events: [pull_request.opened]
+    run:
+      script: 'echo "event=$HOOKTRIGGER_EVENT action=$HOOKTRIGGER_ACTION"'
+      wait: 10s
+  - name: mr
+    provider: gitlab
+    secret: gitlab-secret
+    events: [merge_request]
+    run:
+      script: 'echo "event=$HOOKTRIGGER_EVENT"'
+      wait: 10s
+  - name: plain
+    secret: tok
+    run:
+      command: ['true']
+`)
+	api := map[string]string{"Authorization": "Bearer api-secret", "Content-Type": "application/json"}
+	run := func(trigger, event, payload string) *Response {
+		b, _ := json.Marshal(map[string]any{"event": event, "payload": payload})
+		return Do(t, "POST", p.URL+"/api/triggers/"+trigger+"/run", b, api)
+	}
+	if r := run("pr", "pull_request.opened", `{"action":"opened","number":7}`); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `event=pull_request action=opened\n`) {
+		t.Errorf("pull_request.opened on a github trigger: %d %s", r.Status, r.Body)
+	}
+	if r := run("pr", "pull_request.opened", `{"action":"closed","number":7}`); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "pull_request.closed") {
+		t.Errorf("an action the payload contradicts: %d %s", r.Status, r.Body)
+	}
+	r := run("mr", "merge_request", `{"object_kind":"merge_request","object_attributes":{"action":"open"}}`)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `event=merge_request\n`) {
+		t.Fatalf("merge_request on a gitlab trigger: %d %s", r.Status, r.Body)
+	}
+	stored := Do(t, "GET", p.URL+"/api/deliveries/"+r.JSON(t)["delivery"].(string), nil, api)
+	if !strings.Contains(string(stored.Body), `"X-Gitlab-Event":["Merge Request Hook"]`) {
+		t.Errorf("the delivery is not recorded with GitLab's header: %s", stored.Body)
+	}
+	if r := run("plain", "push", `{}`); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "event_header") {
+		t.Errorf("an event for a trigger without an event header: %d %s", r.Status, r.Body)
+	}
+}

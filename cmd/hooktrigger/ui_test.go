@@ -377,7 +377,7 @@ func TestUI_Browser(t *testing.T) {
 		browse(t, tab, chromedp.Navigate(p.URL+"/ui/triggers"))
 		eval[bool](t, tab, fmt.Sprintf(`(function(){var s=document.getElementById('pg-delivery'); s.value=%q; s.dispatchEvent(new Event('change')); var k=document.getElementById('pg-kind'); k.value='trigger'; k.dispatchEvent(new Event('change')); document.getElementById('pg-trigger').value='build'; return true})()`, deliveryID))
 		waitFor(t, tab, "the stored payload in the form", `document.getElementById('pg-payload').value.indexOf('Fix the frobnicator') >= 0`)
-		eval[bool](t, tab, `(function(){document.getElementById('pg-headers').value='X-GitHub-Event: push'; return true})()`)
+		eval[bool](t, tab, `(function(){document.getElementById('pg-headers').value=''; document.getElementById('pg-event').value='push'; return true})()`)
 		browse(t, tab, chromedp.Click(chromedp.CSS("#pg-start")))
 		waitFor(t, tab, "the started run", `document.querySelector('#pg-verdict a') !== null`)
 		href := eval[string](t, tab, `document.querySelector('#pg-verdict a').getAttribute('href')`)
@@ -386,7 +386,8 @@ func TestUI_Browser(t *testing.T) {
 			t.Fatalf("the verdict links to %q", href)
 		}
 		r := Do(t, "GET", p.URL+"/api/runs/"+id, nil, map[string]string{"Authorization": "Bearer " + uiToken}).JSON(t)
-		if vars, _ := r["vars"].(map[string]any); r["trigger"] != "build" || vars["message"] != "Fix the frobnicator" {
+		meta, _ := r["meta"].(map[string]any)
+		if vars, _ := r["vars"].(map[string]any); r["trigger"] != "build" || vars["message"] != "Fix the frobnicator" || meta["HOOKTRIGGER_EVENT"] != "push" {
 			t.Fatalf("the run started from the playground: %v", r)
 		}
 	})

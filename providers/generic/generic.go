@@ -240,6 +240,12 @@ func decode(dst []byte, s, encoding string) bool {
 	return false
 }
 
+// EventHeader returns the configured event header, which carries the event
+// as is; ok is false when none is configured.
+func (p *Provider) EventHeader(event string) (name, value string, ok bool) {
+	return p.eventHeader, event, p.eventHeader != ""
+}
+
 // Inspect returns the event named by the configured event header and the
 // delivery id from the delivery header. It does not read the body and never
 // fails.

@@ -53,6 +53,11 @@ func New(cfg providers.Config) (*Provider, error) {
 // Name returns "github".
 func (p *Provider) Name() string { return "github" }
 
+// EventHeader returns X-GitHub-Event, which carries the event name as is.
+func (p *Provider) EventHeader(event string) (name, value string, ok bool) {
+	return gh.EventTypeHeader, event, true
+}
+
 // Sign returns the X-Hub-Signature-256 value GitHub would send for body:
 // "sha256=<hex>".
 func Sign(secret, body []byte) string {

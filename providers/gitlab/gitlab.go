@@ -176,6 +176,38 @@ func (p *Provider) Inspect(r *providers.Request) (*providers.Info, error) {
 	return info, nil
 }
 
+// EventHeader returns X-Gitlab-Event and the value GitLab sends for event:
+// "Merge Request Hook" for merge_request. A name GitLab does not send is
+// written the same way, and Inspect reads it back.
+func (p *Provider) EventHeader(event string) (name, value string, ok bool) {
+	if h, ok := eventHeaders[event]; ok {
+		return HeaderEvent, string(h), true
+	}
+	words := strings.Split(event, "_")
+	for i, w := range words {
+		if w != "" {
+			words[i] = strings.ToUpper(w[:1]) + w[1:]
+		}
+	}
+	return HeaderEvent, strings.Join(words, " ") + " Hook", true
+}
+
+// eventHeaders is headerEvents the other way, with the header GitLab sends
+// today where two give one event.
+var eventHeaders = func() map[string]gl.EventType {
+	m := map[string]gl.EventType{}
+	for h, e := range headerEvents {
+		switch h {
+		case gl.EventConfidentialNote, gl.EventConfidentialIssue, gl.EventTypeBuild:
+			continue
+		}
+		if e != "" {
+			m[e] = h
+		}
+	}
+	return m
+}()
+
 // snake turns "Foo Bar" into "foo_bar".
 func snake(s string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), " ", "_")

@@ -314,3 +314,31 @@ func TestNew(t *testing.T) {
 		})
 	}
 }
+
+// TestEventHeader: the header EventHeader writes for an event reads back as
+// that event, for each event GitLab names in its header and for one it
+// does not.
+func TestEventHeader(t *testing.T) {
+	p := mustNew(t, providers.Config{AllowUnsigned: true})
+	for _, c := range []struct{ event, header string }{
+		{"push", "Push Hook"},
+		{"tag_push", "Tag Push Hook"},
+		{"merge_request", "Merge Request Hook"},
+		{"note", "Note Hook"},
+		{"issue", "Issue Hook"},
+		{"job", "Job Hook"},
+		{"resource_access_token", "Resource Access Token Hook"},
+		{"wiki_page", "Wiki Page Hook"},
+		{"brand_new", "Brand New Hook"},
+	} {
+		name, value, ok := p.EventHeader(c.event)
+		if !ok || name != "X-Gitlab-Event" || value != c.header {
+			t.Errorf("EventHeader(%q) = %q, %q, %v; want X-Gitlab-Event, %q", c.event, name, value, ok, c.header)
+			continue
+		}
+		info, err := p.Inspect(&providers.Request{Header: http.Header{name: {value}}, Body: []byte(`{}`)})
+		if err != nil || info.Event != c.event {
+			t.Errorf("%s: %q reads back as %+v, %v", c.event, value, info, err)
+		}
+	}
+}

@@ -173,6 +173,7 @@
     // Run: POST /api/triggers/{name}/run, a delivery written by hand.
     $('pg-start').addEventListener('click', function () {
       var req = withHeadersAndQuery({ payload: payload.value });
+      if ($('pg-event').value) { req.event = $('pg-event').value; }
       var verdict = $('pg-verdict');
       var result = $('pg-result');
       verdict.textContent = 'starting…';
