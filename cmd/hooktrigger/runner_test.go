@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -611,5 +614,79 @@ func TestAPI_RunTriggerEvent(t *testing.T) {
 	}
 	if r := run("plain", "push", `{}`); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "event_header") {
 		t.Errorf("an event for a trigger without an event header: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestServe_GiteaAsGitHub: Gitea sends GitHub's headers beside its own
+// (X-GitHub-Event, X-GitHub-Delivery, X-Hub-Signature-256) and payloads of
+// GitHub's shape, so a github trigger verifies its deliveries, filters them
+// by branch and event, deduplicates them and fills HOOKTRIGGER_*.
+func TestServe_GiteaAsGitHub(t *testing.T) {
+	p := serveTriggers(t, `  - name: gitea
+    provider: github
+    secret: gitea-secret
+    events: [push]
+    branches: [main]
+    run:
+      script: 'echo "$HOOKTRIGGER_EVENT $HOOKTRIGGER_REPO $HOOKTRIGGER_BRANCH $HOOKTRIGGER_SHA $HOOKTRIGGER_ACTOR pr=$HOOKTRIGGER_PR"'
+      wait: 10s
+  - name: gitea-pr
+    path: /hooks/gitea
+    provider: github
+    secret: gitea-secret
+    events: [pull_request.opened]
+    run:
+      script: 'echo "$HOOKTRIGGER_EVENT $HOOKTRIGGER_REPO $HOOKTRIGGER_BRANCH pr=$HOOKTRIGGER_PR"'
+      wait: 10s
+`)
+	deliver := func(event, delivery, body string) *Response {
+		mac := hmac.New(sha256.New, []byte("gitea-secret"))
+		mac.Write([]byte(body))
+		sig := hex.EncodeToString(mac.Sum(nil))
+		return Do(t, "POST", p.URL+"/hooks/gitea", []byte(body), map[string]string{
+			"Content-Type":        "application/json",
+			"X-Gitea-Delivery":    delivery,
+			"X-Gitea-Event":       event,
+			"X-Gitea-Event-Type":  event,
+			"X-Gitea-Signature":   sig,
+			"X-Gogs-Delivery":     delivery,
+			"X-Gogs-Event":        event,
+			"X-Gogs-Signature":    sig,
+			"X-Hub-Signature-256": "sha256=" + sig,
+			"X-GitHub-Delivery":   delivery,
+			"X-GitHub-Event":      event,
+			"X-GitHub-Event-Type": event,
+		})
+	}
+	const sha = "9c1e5d0e2f4b3a6978c8d7e6f5a4b3c2d1e0f9a8"
+	push := `{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":"` + sha + `",
+		"compare_url":"https://gitea.example.org/acme/app/compare/0000000...9c1e5d0",
+		"commits":[{"id":"` + sha + `","message":"Tune the cache\n","author":{"name":"Dana","email":"dana@example.org","username":"dana"}}],
+		"repository":{"id":7,"owner":{"id":1,"login":"acme","username":"acme"},"name":"app","full_name":"acme/app","private":false,"default_branch":"main"},
+		"pusher":{"id":3,"login":"dana","username":"dana"},"sender":{"id":3,"login":"dana","username":"dana"}}`
+	r := deliver("push", "5b0f8e4e-2a41-4c7e-9d3e-0a1b2c3d4e5f", push)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `push acme/app main `+sha+` dana pr=\n`) {
+		t.Fatalf("a Gitea push: %d %s", r.Status, r.Body)
+	}
+	if r := deliver("push", "5b0f8e4e-2a41-4c7e-9d3e-0a1b2c3d4e5f", push); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"duplicate":true`) {
+		t.Errorf("the same Gitea delivery again: %d %s", r.Status, r.Body)
+	}
+	other := strings.Replace(push, "refs/heads/main", "refs/heads/topic", 1)
+	if r := deliver("push", "0d6c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a", other); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `branch \"topic\" does not match`) {
+		t.Errorf("a Gitea push to another branch: %d %s", r.Status, r.Body)
+	}
+	pr := `{"action":"opened","number":12,
+		"pull_request":{"id":40,"number":12,"title":"Tune the cache","head":{"ref":"topic","sha":"` + sha + `"},"base":{"ref":"main","sha":"1111111111111111111111111111111111111111"}},
+		"repository":{"id":7,"owner":{"login":"acme"},"name":"app","full_name":"acme/app"},"sender":{"login":"dana","username":"dana"}}`
+	r = deliver("pull_request", "7e6d5c4b-3a29-4180-9f8e-7d6c5b4a3928", pr)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `pull_request acme/app topic pr=12\n`) {
+		t.Errorf("a Gitea pull request: %d %s", r.Status, r.Body)
+	}
+	forged := Do(t, "POST", p.URL+"/hooks/gitea", []byte(push), map[string]string{
+		"Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": "f0f0",
+		"X-Gitea-Signature": strings.Repeat("0", 64), "X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64),
+	})
+	if forged.Status != http.StatusUnauthorized {
+		t.Errorf("a wrong signature: %d %s", forged.Status, forged.Body)
 	}
 }
