@@ -442,6 +442,9 @@ func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
 	if spec.Wait < 0 || spec.Wait > MaxWait {
 		p.errf(field+".wait", "must be between 0 and %s", MaxWait)
 	}
+	if rt := r.Retry; rt != nil {
+		spec.Retry = p.compileRetry(field+".retry", rt)
+	}
 	if c := r.Concurrency; c != nil {
 		spec.GroupTemplate = c.Group
 		if spec.GroupTemplate == "" {
@@ -461,6 +464,37 @@ func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
 		spec.GroupTemplate = name
 	}
 	return spec
+}
+
+// MaxRetries and MaxRetryDelay bound run.retry.
+const (
+	MaxRetries    = 10
+	MaxRetryDelay = time.Hour
+)
+
+func (p *parser) compileRetry(field string, rt *Retry) pipeline.Retry {
+	out := pipeline.Retry{Max: rt.Max, Delay: time.Duration(rt.Delay)}
+	if rt.Max < 1 || rt.Max > MaxRetries {
+		p.errf(field+".max", "must be between 1 and %d (attempts after the first)", MaxRetries)
+	}
+	if out.Delay < 0 || out.Delay > MaxRetryDelay {
+		p.errf(field+".delay", "must be between 0 and %s", MaxRetryDelay)
+	}
+	on := rt.On
+	if len(on) == 0 {
+		on = StringList{"failed", "timed_out"}
+	}
+	for _, s := range on {
+		switch s {
+		case "failed":
+			out.Failed = true
+		case "timed_out":
+			out.TimedOut = true
+		default:
+			p.errf(field+".on", "names failed or timed_out, not %q", s)
+		}
+	}
+	return out
 }
 
 // abs resolves a relative path against the config file's directory.

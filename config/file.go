@@ -130,7 +130,15 @@ type Run struct {
 	InheritEnv       StringList        `yaml:"inherit_env"`
 	MaxLog           ByteSize          `yaml:"max_log"`
 	RetryInterrupted bool              `yaml:"retry_interrupted"`
+	Retry            *Retry            `yaml:"retry"`
 	Wait             Duration          `yaml:"wait"`
+}
+
+// Retry runs a failed or timed-out attempt of a run again.
+type Retry struct {
+	Max   int        `yaml:"max"`
+	Delay Duration   `yaml:"delay"`
+	On    StringList `yaml:"on"`
 }
 
 // Concurrency groups runs and says how runs of one group share time.

@@ -57,8 +57,8 @@
 //     override inherited names and variables.
 //  4. hooktrigger's entries, which nothing overrides: Job.Meta (the keys
 //     are given the HOOKTRIGGER_ prefix if they lack it), then
-//     HOOKTRIGGER_PAYLOAD, HOOKTRIGGER_VARS, HOOKTRIGGER_VARS_DIR and
-//     HOOKTRIGGER_FILE_ONLY_VARS.
+//     HOOKTRIGGER_ATTEMPT (Job.Attempt+1), HOOKTRIGGER_PAYLOAD,
+//     HOOKTRIGGER_VARS, HOOKTRIGGER_VARS_DIR and HOOKTRIGGER_FILE_ONLY_VARS.
 //
 // Linux refuses an exec whose single environment string exceeds 128 KiB or
 // whose argv and environment together exceed a quarter of the stack limit

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 // over anything of the same name from the parent, the variables or run.env.
 const (
 	EnvPayload      = "HOOKTRIGGER_PAYLOAD"        // path of the raw body
+	EnvAttempt      = "HOOKTRIGGER_ATTEMPT"        // 1 for a run's first execution, 2 for its first retry …
 	EnvVars         = "HOOKTRIGGER_VARS"           // path of the JSON object of all variables
 	EnvVarsDir      = "HOOKTRIGGER_VARS_DIR"       // directory holding one file per variable
 	EnvFileOnlyVars = "HOOKTRIGGER_FILE_ONLY_VARS" // space-separated names passed by file only
@@ -162,6 +164,7 @@ func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOn
 			m[k] = v
 		}
 	}
+	m[EnvAttempt] = strconv.Itoa(job.Attempt + 1)
 	if payloadFile != "" {
 		m[EnvPayload] = payloadFile
 	}

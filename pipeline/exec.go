@@ -40,6 +40,13 @@ type Job struct {
 	Meta    map[string]string // HOOKTRIGGER_* entries (RUN_ID, TRIGGER, EVENT …), with or without the prefix
 	Payload []byte            // raw body, written to $RunDir/payload; Execute sets it to nil once written (and given to Preamble)
 	Started func(pid int)     // optional; called right after the child started
+	Attempt int               // 0 for a run's first execution; HOOKTRIGGER_ATTEMPT is Attempt+1
+	// Again says an earlier execution of the same job has run (run.retry):
+	// the payload and variable files are in place and kept, the log is
+	// appended to without the preamble, and when the run directory is the
+	// working directory everything else in it is removed first, so each
+	// attempt starts from the same directory.
+	Again bool
 }
 
 // Outcome is how an execution ended.
@@ -123,9 +130,18 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	varsFile := filepath.Join(job.RunDir, VarsFile)
 	env, fileOnly, missing := buildEnv(cmd, job, varsFile, payloadFile)
 	res.FileOnly = fileOnly
-	fresh, err := writeJobFiles(job, payloadFile, varsFile, missing)
-	if err != nil {
-		return fail(err)
+	fresh := false
+	if job.Again {
+		if cmd.Dir == "" {
+			if err := clearRunDir(job.RunDir, job.LogPath); err != nil {
+				return fail(err)
+			}
+		}
+	} else {
+		var err error
+		if fresh, err = writeJobFiles(job, payloadFile, varsFile, missing); err != nil {
+			return fail(err)
+		}
 	}
 
 	dir := cmd.Dir
@@ -146,7 +162,12 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 			return fail(fmt.Errorf("pipeline: log directory: %w", err))
 		}
 	}
-	logf, err := createFile(job.LogPath, logFresh)
+	var logf fdFile
+	if job.Again {
+		logf, err = appendFile(job.LogPath)
+	} else {
+		logf, err = createFile(job.LogPath, logFresh)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -155,7 +176,7 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	if lc.max == 0 {
 		lc.max = DefaultMaxLog
 	}
-	if cmd.Preamble != nil {
+	if cmd.Preamble != nil && !job.Again {
 		lc.write(cmd.Preamble(job))
 	}
 	// The body is in its file now: a build that runs for an hour must not
@@ -457,8 +478,19 @@ func createFile(name string, inNewDir bool) (fdFile, error) {
 			return -1, fmt.Errorf("pipeline: %w", err)
 		}
 	}
+	return openFile(name, syscall.O_EXCL)
+}
+
+// appendFile opens name for appending, creating it if missing.
+func appendFile(name string) (fdFile, error) {
+	return openFile(name, syscall.O_APPEND)
+}
+
+// openFile opens name for writing with mode 0600, creating it, with flags
+// added.
+func openFile(name string, flags int) (fdFile, error) {
 	for {
-		fd, err := syscall.Open(name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o600)
+		fd, err := syscall.Open(name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_CLOEXEC|flags, 0o600)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -467,6 +499,40 @@ func createFile(name string, inNewDir bool) (fdFile, error) {
 		}
 		return fdFile(fd), nil
 	}
+}
+
+// AppendLog adds one line of hooktrigger's own, "[hooktrigger: msg]", to
+// the log at path.
+func AppendLog(path, msg string) error {
+	f, err := appendFile(path)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte("[hooktrigger: " + msg + "]\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// clearRunDir removes from dir everything but the run's own files (the
+// payload, the variables, their directory and the log at logPath).
+func clearRunDir(dir, logPath string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("pipeline: run directory: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		p := filepath.Join(dir, name)
+		if name == PayloadFile || name == VarsFile || p == VarsDir(filepath.Join(dir, VarsFile)) || p == filepath.Clean(logPath) {
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("pipeline: run directory: %w", err)
+		}
+	}
+	return nil
 }
 
 // fdFile is a file written with plain system calls. An *os.File would try

@@ -484,12 +484,14 @@ func (s *Scheduler) execute(ctx context.Context, it *item) (recorded func()) {
 		}
 		meta[metaPrefix+"RUN_ID"] = r.ID
 	}
-	job := &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: meta, Payload: body}
+	job := &Job{RunDir: dir, LogPath: s.LogPath(r.ID), Vars: r.Vars, Meta: meta, Payload: body, Attempt: r.Attempt}
 	var ship *logShipper
 	if ls, ok := s.store.(store.Logs); ok {
 		ship = shipLog(ls, r, job.LogPath, r.Attempt == 0, s.log)
 	}
 	res := Execute(ctx, it.spec.Command, job)
+	for s.again(ctx, it, job, &res) {
+	}
 	if ship != nil {
 		// The whole log is stored before the run's end is: whoever sees
 		// the run ended reads all of it, on any instance.
@@ -539,6 +541,66 @@ func (s *Scheduler) execute(ctx context.Context, it *item) (recorded func()) {
 		return done
 	}
 	return s.finishOrdered(r, store.Running)
+}
+
+// again decides whether the attempt of it's run that ended as res is
+// followed by another (run.retry). If so it says why in the log, records
+// the new attempt, waits out the delay and executes it, and res becomes
+// its result; it reports false once res is the run's last result.
+func (s *Scheduler) again(ctx context.Context, it *item, job *Job, resp **Result) bool {
+	rt, r, res := it.spec.Retry, it.run, *resp
+	failed := res.Outcome == OutcomeFailed || res.Outcome == OutcomeError
+	if r.Attempt >= rt.Max || !(failed && rt.Failed || res.Outcome == OutcomeTimedOut && rt.TimedOut) {
+		return false
+	}
+	why := attemptEnd(res, it.spec.Command.Timeout)
+	next := fmt.Sprintf("attempt %d of %d", r.Attempt+2, rt.Max+1)
+	if rt.Delay > 0 {
+		next += " in " + rt.Delay.String()
+	}
+	if err := AppendLog(job.LogPath, fmt.Sprintf("attempt %d %s; %s", r.Attempt+1, why, next)); err != nil {
+		s.log.Warn("cannot write to the run's log", "run", r.ID, "err", err)
+	}
+	r.Attempt++
+	r.Error = fmt.Sprintf("attempt %d %s; retrying", r.Attempt, why)
+	if _, err := s.store.UpdateRun(context.Background(), r, store.Running); err != nil {
+		s.log.Error("cannot record the next attempt", "run", r.ID, "err", err)
+	}
+	s.log.Info("run attempt ended; trying again", "run", r.ID, "trigger", r.Trigger, "attempt", r.Attempt, "reason", why)
+	s.changed(r)
+	if rt.Delay > 0 {
+		t := time.NewTimer(rt.Delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			*resp = &Result{Outcome: OutcomeCancelled, ExitCode: -1, Err: context.Cause(ctx), Started: res.Started, Ended: time.Now()}
+			return false
+		}
+	}
+	started := res.Started
+	job.Again, job.Attempt = true, r.Attempt
+	r.Error = ""
+	res = Execute(ctx, it.spec.Command, job)
+	if !started.IsZero() {
+		res.Started = started // the run started with its first attempt
+	}
+	*resp = res
+	return true
+}
+
+// attemptEnd says how an attempt ended, for the log and the run's error.
+func attemptEnd(res *Result, timeout time.Duration) string {
+	switch {
+	case res.Outcome == OutcomeTimedOut:
+		return fmt.Sprintf("timed out after %s", timeout)
+	case res.Outcome == OutcomeError && res.Err != nil:
+		return "could not start: " + res.Err.Error()
+	case res.Signal != "":
+		return "was killed by " + res.Signal
+	default:
+		return fmt.Sprintf("failed with exit status %d", res.ExitCode)
+	}
 }
 
 // requeue records an interrupted run as queued again, as its next attempt.

@@ -29,6 +29,18 @@ func ValidPolicy(p Policy) bool {
 	return false
 }
 
+// Retry says when an attempt of a run is followed by another (run.retry).
+// The run stays running, on its worker and in its group, from its first
+// attempt to its last; each attempt has the command's timeout.
+type Retry struct {
+	// Max is how many attempts may follow the first; attempts made after
+	// an interruption (RetryInterrupted) count too. 0: no retry.
+	Max      int
+	Delay    time.Duration // from an attempt's end to the next one's start
+	Failed   bool          // retry an attempt that failed (non-zero exit, killed, could not start)
+	TimedOut bool          // retry an attempt that timed out
+}
+
 // Spec is a trigger's run block, compiled: what to execute and how runs of
 // the trigger share time.
 type Spec struct {
@@ -38,6 +50,7 @@ type Spec struct {
 	Max              int
 	QuietPeriod      time.Duration
 	RetryInterrupted bool
+	Retry            Retry
 	// Wait is how long the HTTP answer to a delivery waits for the run to
 	// end and carries its state, exit code and log (0: it does not wait).
 	// The server's concern; the scheduler ignores it.

@@ -69,6 +69,7 @@ var (
 		"when":       fmtTime,
 		"stateClass": func(s store.State) string { return "state-" + string(s) },
 		"join":       strings.Join,
+		"inc":        func(n int) int { return n + 1 },
 	}
 )
 

@@ -393,6 +393,15 @@ func TestCheck(t *testing.T) {
 			want: []string{"triggers[0].run.wait: must be between 0 and 10m0s"},
 		},
 		{
+			name: "BadRetry",
+			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run:\n      command: [true]\n      retry: {max: 0, delay: 2h, on: [cancelled]}\n",
+			want: []string{
+				"triggers[0].run.retry.max: must be between 1 and 10",
+				"triggers[0].run.retry.delay: must be between 0 and 1h0m0s",
+				`triggers[0].run.retry.on: names failed or timed_out, not "cancelled"`,
+			},
+		},
+		{
 			name: "MissingSecret",
 			yaml: "triggers:\n  - name: a\n    run: {command: [true]}\n",
 			want: []string{"bad.yaml:2: triggers[0].secret: is required"},

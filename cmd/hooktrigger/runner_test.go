@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -689,4 +691,145 @@ func TestServe_GiteaAsGitHub(t *testing.T) {
 	if forged.Status != http.StatusUnauthorized {
 		t.Errorf("a wrong signature: %d %s", forged.Status, forged.Body)
 	}
+}
+
+// TestServe_Retry: run.retry runs a failed or timed-out attempt again, in
+// a run directory emptied of what the attempt left, appending to one log;
+// the run ends with its last attempt's result. A cancel during the delay
+// ends the run.
+func TestServe_Retry(t *testing.T) {
+	p := serveTriggers(t, `  - name: flaky
+    secret: tok
+    run:
+      script: 'echo "attempt $HOOKTRIGGER_ATTEMPT sees: $(ls)"; touch "left-by-$HOOKTRIGGER_ATTEMPT"; [ "$HOOKTRIGGER_ATTEMPT" -ge 2 ]'
+      retry: {max: 3, delay: 200ms}
+      wait: 20s
+  - name: broken
+    secret: tok
+    run:
+      script: 'echo "try $HOOKTRIGGER_ATTEMPT"; exit 3'
+      retry: {max: 2}
+      wait: 20s
+  - name: only-timeouts
+    secret: tok
+    run:
+      script: 'echo "try $HOOKTRIGGER_ATTEMPT"; exit 1'
+      retry: {max: 2, on: timed_out}
+      wait: 20s
+  - name: slow
+    secret: tok
+    run:
+      script: 'sleep 5'
+      timeout: 300ms
+      kill_grace: 100ms
+      retry: {max: 1, on: [timed_out]}
+      wait: 20s
+  - name: patient
+    secret: tok
+    run:
+      script: 'exit 1'
+      retry: {max: 3, delay: 1m}
+`)
+	type answer struct {
+		Runs []struct {
+			ID       string `json:"id"`
+			State    string `json:"state"`
+			ExitCode *int   `json:"exit_code"`
+			Error    string `json:"error"`
+			Log      string `json:"log"`
+		} `json:"runs"`
+	}
+	auth := map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"}
+	api := map[string]string{"Authorization": "Bearer api-secret"}
+	deliver := func(trigger string) (answer, string) {
+		t.Helper()
+		r := Do(t, "POST", p.URL+"/hooks/"+trigger, []byte(`{}`), auth)
+		var a answer
+		if err := json.Unmarshal(r.Body, &a); err != nil || len(a.Runs) != 1 {
+			t.Fatalf("%s: %d %s (%v)", trigger, r.Status, r.Body, err)
+		}
+		return a, string(r.Body)
+	}
+	attempt := func(id string) float64 {
+		n, _ := Do(t, "GET", p.URL+"/api/runs/"+id, nil, api).JSON(t)["attempt"].(float64)
+		return n
+	}
+
+	a, body := deliver("flaky")
+	if got := a.Runs[0]; got.State != "succeeded" || attempt(got.ID) != 1 ||
+		!strings.Contains(got.Log, "attempt 1 sees: log\npayload\nvars.json\n") ||
+		!strings.Contains(got.Log, "[hooktrigger: attempt 1 failed with exit status 1; attempt 2 of 4 in 200ms]\n") ||
+		!strings.Contains(got.Log, "attempt 2 sees: log\npayload\nvars.json\n") || strings.Contains(got.Log, "attempt 3") {
+		t.Errorf("flaky: want success on attempt 2, in a directory without attempt 1's file: %s", body)
+	}
+	if page := uiPage(t, p.URL, "api-secret", "/ui/runs/"+a.Runs[0].ID); !strings.Contains(page, `<dd id="run-attempt">2</dd>`) {
+		t.Errorf("flaky: the run page does not say attempt 2:\n%s", page)
+	}
+
+	a, body = deliver("broken")
+	if got := a.Runs[0]; got.State != "failed" || got.ExitCode == nil || *got.ExitCode != 3 || attempt(got.ID) != 2 ||
+		strings.Count(got.Log, "try ") != 3 || !strings.Contains(got.Log, "[hooktrigger: attempt 2 failed with exit status 3; attempt 3 of 3]\n") {
+		t.Errorf("broken: want failed after three attempts: %s", body)
+	}
+
+	a, body = deliver("only-timeouts")
+	if got := a.Runs[0]; got.State != "failed" || attempt(got.ID) != 0 || strings.Count(got.Log, "try ") != 1 {
+		t.Errorf("only-timeouts: a failure is not retried: %s", body)
+	}
+
+	a, body = deliver("slow")
+	if got := a.Runs[0]; got.State != "timed_out" || attempt(got.ID) != 1 || !strings.Contains(got.Log, "[hooktrigger: attempt 1 timed out after 300ms; attempt 2 of 2]\n") {
+		t.Errorf("slow: want timed out twice: %s", body)
+	}
+
+	r := Do(t, "POST", p.URL+"/hooks/patient", []byte(`{}`), auth)
+	var pa answer
+	if err := json.Unmarshal(r.Body, &pa); err != nil || len(pa.Runs) != 1 {
+		t.Fatalf("patient: %d %s", r.Status, r.Body)
+	}
+	id := pa.Runs[0].ID
+	deadline := time.Now().Add(10 * time.Second)
+	for attempt(id) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("patient: the first attempt's failure was not recorded: %s", Do(t, "GET", p.URL+"/api/runs/"+id, nil, api).Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	run := Do(t, "GET", p.URL+"/api/runs/"+id, nil, api).JSON(t)
+	if run["state"] != "running" || !strings.Contains(fmt.Sprint(run["error"]), "attempt 1 failed with exit status 1; retrying") {
+		t.Errorf("patient: while waiting to retry, want running with the reason, got %v", run)
+	}
+	if c := Do(t, "POST", p.URL+"/api/runs/"+id+"/cancel", nil, api); c.Status != http.StatusAccepted {
+		t.Fatalf("cancel during the delay: %d %s", c.Status, c.Body)
+	}
+	ended := WaitRun(t, p.URL, "api-secret", id)
+	if ended["state"] != "cancelled" {
+		t.Errorf("patient: cancelled during the delay, got %v", ended)
+	}
+}
+
+// uiPage signs in to the UI with token and returns the page at path.
+func uiPage(t *testing.T, base, token, path string) string {
+	t.Helper()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.PostForm(base+"/ui/login", url.Values{"token": {token}, "next": {path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+		t.Fatalf("sign in: %d %v", resp.StatusCode, resp.Header)
+	}
+	req, _ := http.NewRequest("GET", base+path, nil)
+	req.AddCookie(resp.Cookies()[0])
+	page, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Body.Close()
+	b, _ := io.ReadAll(page.Body)
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, page.StatusCode, b)
+	}
+	return string(b)
 }
