@@ -17,6 +17,7 @@ import (
 	"github.com/hooktrigger/hooktrigger/providers/generic"
 	ghprovider "github.com/hooktrigger/hooktrigger/providers/github"
 	glprovider "github.com/hooktrigger/hooktrigger/providers/gitlab"
+	"github.com/hooktrigger/hooktrigger/store"
 	"github.com/hooktrigger/hooktrigger/trigger"
 )
 
@@ -395,6 +396,9 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		}
 		t.Status = &trigger.StatusSpec{Context: ctx, Token: tok, BaseURL: s.BaseURL, Description: s.Description}
 	}
+	for i, n := range rt.Notify {
+		t.Notify = append(t.Notify, p.compileNotify(fmt.Sprintf("%s.notify[%d]", field, i), n))
+	}
 	t.RateLimit = p.rateLimit(field+".rate_limit", rt.RateLimit) // ops: config/ops.go
 	if len(p.errs) > nerr {
 		return nil
@@ -464,6 +468,35 @@ func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
 		spec.GroupTemplate = name
 	}
 	return spec
+}
+
+func (p *parser) compileNotify(field string, n Notify) trigger.NotifySpec {
+	out := trigger.NotifySpec{URL: p.secret(field+".url", n.URL), Format: n.Format, On: n.On}
+	if u, err := url.Parse(out.URL); out.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// The URL may hold a token: it is not repeated.
+		p.errf(field+".url", "needs an http:// or https:// URL")
+	}
+	switch out.Format {
+	case "":
+		out.Format = "json"
+	case "json", "slack":
+	default:
+		p.errf(field+".format", "must be json or slack, not %q", n.Format)
+	}
+	for _, s := range n.On {
+		if st := store.State(s); !st.Final() || !knownState(st) {
+			p.errf(field+".on", "names final run states (succeeded, failed, timed_out, cancelled, skipped, superseded, interrupted), not %q", s)
+		}
+	}
+	return out
+}
+
+func knownState(s store.State) bool {
+	switch s {
+	case store.Succeeded, store.Failed, store.TimedOut, store.Cancelled, store.Skipped, store.Superseded, store.Interrupted:
+		return true
+	}
+	return false
 }
 
 // MaxRetries and MaxRetryDelay bound run.retry.

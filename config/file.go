@@ -65,6 +65,7 @@ type Trigger struct {
 	Response       string     `yaml:"response"`
 	Run            *Run       `yaml:"run"`
 	Status         *Status    `yaml:"status"`
+	Notify         []Notify   `yaml:"notify"`
 	RateLimit      *RateLimit `yaml:"rate_limit"`
 
 	// Jenkins Generic Webhook Trigger's own keys; see gwt.go.
@@ -154,6 +155,13 @@ type Status struct {
 	Token       string `yaml:"token"`
 	BaseURL     string `yaml:"base_url"`
 	Description string `yaml:"description"`
+}
+
+// Notify is an endpoint told how runs ended.
+type Notify struct {
+	URL    string     `yaml:"url"`
+	Format string     `yaml:"format"`
+	On     StringList `yaml:"on"`
 }
 
 // RateLimit bounds how often a trigger accepts deliveries.

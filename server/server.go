@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/config"
+	"github.com/hooktrigger/hooktrigger/notify"
 	"github.com/hooktrigger/hooktrigger/pipeline"
 	"github.com/hooktrigger/hooktrigger/status"
 	"github.com/hooktrigger/hooktrigger/store"
@@ -49,6 +50,7 @@ type Server struct {
 	uiSt   *uiState
 
 	status *status.Reporter // commit statuses (status.go)
+	notify *notify.Notifier // run ends told to endpoints (notify.go)
 
 	ops opsState // metrics, limits, certificates, reload: limits.go
 }
@@ -90,6 +92,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s.sched.OnChange = s.runChanged
 	s.OnRunChange(s.waiters.ended)
 	s.startStatus()    // commit statuses (status.go)
+	s.startNotify()    // notify lists (notify.go)
 	s.initOps(s.store) // metrics, store commit hook: limits.go
 	return s, nil
 }
@@ -195,7 +198,12 @@ func (s *Server) Close(ctx context.Context) error {
 			err = s.http.Shutdown(ctx)
 		}
 		s.sched.Shutdown(s.cfg.Load().ShutdownGrace)
-		s.closeStatus() // after the scheduler's last states, before the store (notes)
+		// After the scheduler's last states, before the store (notes);
+		// both at once, so a stop waits for the grace once.
+		var wg sync.WaitGroup
+		wg.Go(s.closeNotify)
+		s.closeStatus()
+		wg.Wait()
 		err = errors.Join(err, s.store.Close())
 	})
 	return err

@@ -35,7 +35,16 @@ type Trigger struct {
 	GWT          *GWT // set when the trigger is written with GWT's keys
 	Spec         *pipeline.Spec
 	Status       *StatusSpec
+	Notify       []NotifySpec
 	RateLimit    *rate.Limiter // rate_limit: nil = unlimited; a reload makes a new one
+}
+
+// NotifySpec is one entry of a trigger's notify list: an endpoint told
+// how runs ended.
+type NotifySpec struct {
+	URL    string   // may hold a token
+	Format string   // "json" or "slack"
+	On     []string // final run states that are sent; empty: failed and timed_out
 }
 
 // StatusSpec is the compiled status block of a trigger.

@@ -98,6 +98,11 @@ var schemaExtra = map[string]map[string]any{
 	"triggers[].run.retry.on":              {"description": "which ends are retried: failed, timed_out (default both)"},
 	"triggers[].run.script":                {"description": "a script run by /bin/sh (instead of command)"},
 	"triggers[].status.token":              {"description": "API token for commit statuses: ${ENV}, file:/path or a literal"},
+	"triggers[].notify":                    {"description": "endpoints told how runs ended"},
+	"triggers[].notify[]":                  {"required": []any{"url"}},
+	"triggers[].notify[].url":              {"description": "http(s) URL posted to; it may hold a token: ${ENV}, file:/path or a literal"},
+	"triggers[].notify[].format":           {"enum": []any{"json", "slack"}, "description": "json (the run's end as an object, default) or slack ({\"text\": …})"},
+	"triggers[].notify[].on":               {"description": "final run states sent (default failed, timed_out)"},
 	"triggers[].variables[].regexp_filter": {"description": "every match is removed from the value (GWT semantics)"},
 }
 

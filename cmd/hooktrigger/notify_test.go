@@ -1,0 +1,162 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// received is one request a notify endpoint got.
+type received struct {
+	path string
+	body map[string]any
+}
+
+// TestServe_Notify: a trigger's notify list is told how its runs ended, in
+// Slack's shape or as JSON, for the states it names; a failed post is tried
+// again; an endpoint's URL, which may hold a token, stays out of the log.
+func TestServe_Notify(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		got      []received
+		refusals = map[string]int{}
+	)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s with Content-Type %q", r.Method, r.URL, r.Header.Get("Content-Type"))
+		}
+		if r.URL.Path == "/gone" {
+			http.NotFound(w, r)
+			return
+		}
+		// The JSON endpoint is down for its first request.
+		if r.URL.Path == "/json" && refusals[r.URL.Path] == 0 {
+			refusals[r.URL.Path]++
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("%s: not JSON: %s", r.URL.Path, b)
+		}
+		got = append(got, received{r.URL.Path, m})
+	}))
+	defer sink.Close()
+
+	cfg := filepath.Join(t.TempDir(), "hooktrigger.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: ./data
+api_token: api-secret
+public_url: https://ci.example.org
+triggers:
+  - name: deploy
+    provider: github
+    secret: gh
+    run:
+      script: 'echo deploying; exit 2'
+    notify:
+      - {url: '%[1]s/slack?token=room-token', format: slack}
+      - {url: '%[1]s/json', on: [failed, succeeded]}
+      - {url: '%[1]s/gone?token=never-logged'}
+  - name: fine
+    provider: github
+    secret: gh
+    run:
+      command: ['true']
+    notify:
+      - {url: '%[1]s/slack?token=room-token', format: slack}
+`, sink.URL))
+	p := MustServe(t, cfg)
+	push := func(trigger, delivery string) string {
+		body := []byte(`{"ref":"refs/heads/main","after":"4f2b1c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b","repository":{"full_name":"acme/app"},"sender":{"login":"alice"}}`)
+		mac := hmacHex("gh", body)
+		r := Do(t, "POST", p.URL+"/hooks/"+trigger, body, map[string]string{
+			"Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": "sha256=" + mac,
+		})
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("push to %s: %d %s", trigger, r.Status, r.Body)
+		}
+		return r.JSON(t)["runs"].([]any)[0].(map[string]any)["id"].(string)
+	}
+	fine := push("fine", "d-fine")
+	WaitRun(t, p.URL, "api-secret", fine)
+	deploy := push("deploy", "d-deploy")
+	WaitRun(t, p.URL, "api-secret", deploy)
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want 2 notifications within 15s, got %d: %+v", n, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // room for one that should not come
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("want 2 notifications (the fine run's success is not asked for), got %d: %+v", len(got), got)
+	}
+	for _, g := range got {
+		switch g.path {
+		case "/slack":
+			want := fmt.Sprintf("hooktrigger: run <https://ci.example.org/ui/runs/%[1]s|%[1]s> of *deploy* failed (exit status 2)", deploy)
+			text, _ := g.body["text"].(string)
+			if !strings.HasPrefix(text, want) || !strings.Contains(text, "— acme/app main 4f2b1c9 by alice") {
+				t.Errorf("slack text: %q, want it to start %q and name the push", text, want)
+			}
+		case "/json":
+			b := g.body
+			if b["run_id"] != deploy || b["trigger"] != "deploy" || b["state"] != "failed" || b["exit_code"] != float64(2) ||
+				b["repo"] != "acme/app" || b["branch"] != "main" || b["actor"] != "alice" || b["attempts"] != float64(1) ||
+				b["url"] != "https://ci.example.org/ui/runs/"+deploy || b["delivery"] == nil {
+				t.Errorf("json body: %v", b)
+			}
+			if refusals["/json"] != 1 {
+				t.Errorf("the JSON endpoint refused %d times, want once before it took it", refusals["/json"])
+			}
+		default:
+			t.Errorf("unexpected notification to %s: %v", g.path, g.body)
+		}
+	}
+	waitLog(t, p, "notification not delivered")
+	if logs := p.Logs(); strings.Contains(logs, "never-logged") || strings.Contains(logs, "room-token") {
+		t.Errorf("an endpoint's token is in the log:\n%s", logs)
+	}
+}
+
+// waitLog waits up to 15s for the process to log text.
+func waitLog(t *testing.T, p *Proc, text string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(p.Logs(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never said %q:\n%s", text, p.Logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func hmacHex(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}

@@ -1,0 +1,360 @@
+// Package notify tells HTTP endpoints how runs ended: a chat room's incoming
+// webhook (Slack, and the services that take Slack's {"text": …} body, such
+// as Mattermost) or any service that takes JSON.
+//
+// Sending never blocks a run: Notify queues, a few senders post, and a
+// refused or failed post is tried again with a growing delay. What is still
+// queued when the server stops gets Close's grace, then is dropped with a
+// warning. Endpoint URLs often carry a token (Slack's do), so logs name
+// only their host.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hooktrigger/hooktrigger/store"
+)
+
+// Formats of a notification's body.
+const (
+	FormatJSON  = "json"  // the run's end as a JSON object (see Message)
+	FormatSlack = "slack" // {"text": "…"}: one line for people
+)
+
+// DefaultOn are the states notified when a target names none.
+var DefaultOn = []store.State{store.Failed, store.TimedOut}
+
+// Target is one endpoint of a trigger's notify list.
+type Target struct {
+	URL    string
+	Format string        // FormatJSON (default) or FormatSlack
+	On     []store.State // final states sent; empty: DefaultOn
+}
+
+func (t Target) wants(s store.State) bool {
+	on := t.On
+	if len(on) == 0 {
+		on = DefaultOn
+	}
+	for _, x := range on {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Message is the JSON body of a notification in FormatJSON.
+type Message struct {
+	RunID    string      `json:"run_id"`
+	Trigger  string      `json:"trigger"`
+	State    store.State `json:"state"`
+	ExitCode *int        `json:"exit_code"`
+	Signal   string      `json:"signal,omitempty"`
+	Error    string      `json:"error,omitempty"`
+	Attempts int         `json:"attempts"`
+	Started  *time.Time  `json:"started_at"`
+	Ended    time.Time   `json:"ended_at"`
+	Seconds  float64     `json:"duration_seconds"`
+	URL      string      `json:"url,omitempty"`
+	Delivery string      `json:"delivery"`
+	Event    string      `json:"event,omitempty"`
+	Action   string      `json:"action,omitempty"`
+	Repo     string      `json:"repo,omitempty"`
+	Branch   string      `json:"branch,omitempty"`
+	Tag      string      `json:"tag,omitempty"`
+	SHA      string      `json:"sha,omitempty"`
+	Actor    string      `json:"actor,omitempty"`
+	PR       string      `json:"pr,omitempty"`
+}
+
+// NewMessage describes the end of run r; url links to it ("" for none).
+func NewMessage(r *store.Run, url string) Message {
+	m := Message{
+		RunID: r.ID, Trigger: r.Trigger, State: r.State, ExitCode: r.ExitCode, Signal: r.Signal,
+		Error: r.Error, Attempts: r.Attempt + 1, Ended: r.EndedAt, URL: url, Delivery: r.DeliveryID,
+		Event: r.Meta["HOOKTRIGGER_EVENT"], Action: r.Meta["HOOKTRIGGER_ACTION"], Repo: r.Meta["HOOKTRIGGER_REPO"],
+		Branch: r.Meta["HOOKTRIGGER_BRANCH"], Tag: r.Meta["HOOKTRIGGER_TAG"], SHA: r.Meta["HOOKTRIGGER_SHA"],
+		Actor: r.Meta["HOOKTRIGGER_ACTOR"], PR: r.Meta["HOOKTRIGGER_PR"],
+	}
+	if !r.StartedAt.IsZero() {
+		started := r.StartedAt
+		m.Started = &started
+		if !r.EndedAt.IsZero() {
+			m.Seconds = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).Seconds()
+		}
+	}
+	return m
+}
+
+// Text is the message in one line for people, in Slack's markup.
+func (m Message) Text() string {
+	var b strings.Builder
+	b.WriteString("hooktrigger: run ")
+	if m.URL != "" {
+		fmt.Fprintf(&b, "<%s|%s>", slackEscape(m.URL), m.RunID)
+	} else {
+		b.WriteString(m.RunID)
+	}
+	fmt.Fprintf(&b, " of *%s* %s", slackEscape(m.Trigger), strings.ReplaceAll(string(m.State), "_", " "))
+	var why []string
+	if m.ExitCode != nil && *m.ExitCode != 0 {
+		why = append(why, fmt.Sprintf("exit status %d", *m.ExitCode))
+	}
+	if m.Signal != "" {
+		why = append(why, m.Signal)
+	}
+	if m.Attempts > 1 {
+		why = append(why, fmt.Sprintf("%d attempts", m.Attempts))
+	}
+	if len(why) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(why, ", "))
+	}
+	if m.Started != nil && m.Seconds > 0 {
+		fmt.Fprintf(&b, " after %s", time.Duration(m.Seconds*float64(time.Second)).Round(time.Second/10))
+	}
+	var what []string
+	for _, s := range []string{m.Repo, m.Branch, m.Tag} {
+		if s != "" {
+			what = append(what, s)
+		}
+	}
+	if m.PR != "" {
+		what = append(what, "#"+m.PR)
+	}
+	if len(m.SHA) >= 7 {
+		what = append(what, m.SHA[:7])
+	}
+	if len(what) > 0 {
+		b.WriteString(" — " + slackEscape(strings.Join(what, " ")))
+	}
+	if m.Actor != "" {
+		b.WriteString(" by " + slackEscape(m.Actor))
+	}
+	if m.Error != "" && m.State != store.Succeeded {
+		e := m.Error
+		if len(e) > 300 {
+			e = e[:300] + "…"
+		}
+		b.WriteString(": " + slackEscape(e))
+	}
+	return b.String()
+}
+
+// slackEscape escapes the three characters Slack's markup reserves.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// Body is what a post to t carries for m.
+func Body(t Target, m Message) ([]byte, error) {
+	if t.Format == FormatSlack {
+		return json.Marshal(map[string]string{"text": m.Text()})
+	}
+	return json.Marshal(m)
+}
+
+// Defaults of a Notifier.
+const (
+	DefaultAttempts = 5
+	DefaultBackoff  = time.Second
+	DefaultQueue    = 1000
+	senders         = 2
+)
+
+// Notifier posts the ends of runs to their trigger's targets. Set the
+// fields, then Start; Close at shutdown.
+type Notifier struct {
+	// Lookup returns the targets of a trigger (nil: none), from the config
+	// in force.
+	Lookup func(trigger string) []Target
+	// RunURL returns an absolute link to a run, or "".
+	RunURL func(id string) string
+	Client *http.Client // nil: one with a 10s timeout
+	Log    *slog.Logger
+
+	Attempts int           // posts per notification at most; 0: DefaultAttempts
+	Backoff  time.Duration // wait after the first failed post, doubling; 0: DefaultBackoff
+	Queue    int           // notifications waiting at most; 0: DefaultQueue
+
+	mu      sync.Mutex
+	closing bool
+	queue   chan post
+	stop    context.Context // ends the waits between tries once Close's grace is over
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+type post struct {
+	t    Target
+	body []byte
+	run  string
+}
+
+// ErrClosed is returned by Notify after Close.
+var ErrClosed = errors.New("notify: closed")
+
+// Start starts the senders.
+func (n *Notifier) Start() {
+	if n.Client == nil {
+		n.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if n.Log == nil {
+		n.Log = slog.New(slog.DiscardHandler)
+	}
+	if n.Attempts <= 0 {
+		n.Attempts = DefaultAttempts
+	}
+	if n.Backoff <= 0 {
+		n.Backoff = DefaultBackoff
+	}
+	if n.Queue <= 0 {
+		n.Queue = DefaultQueue
+	}
+	n.queue = make(chan post, n.Queue)
+	n.stop, n.cancel = context.WithCancel(context.Background())
+	for range senders {
+		n.wg.Add(1)
+		go n.send()
+	}
+}
+
+// Notify queues the notifications of run r, if it has ended in a state
+// one of its trigger's targets asks for. It never blocks: when the queue is
+// full the notification is dropped with a warning.
+func (n *Notifier) Notify(r *store.Run) error {
+	if r == nil || !r.State.Final() || n.Lookup == nil {
+		return nil
+	}
+	targets := n.Lookup(r.Trigger)
+	if len(targets) == 0 {
+		return nil
+	}
+	var link string
+	if n.RunURL != nil {
+		link = n.RunURL(r.ID)
+	}
+	m := NewMessage(r, link)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
+		return ErrClosed
+	}
+	for _, t := range targets {
+		if !t.wants(r.State) {
+			continue
+		}
+		body, err := Body(t, m)
+		if err != nil {
+			return err
+		}
+		select {
+		case n.queue <- post{t: t, body: body, run: r.ID}:
+		default:
+			n.Log.Warn("notification dropped: too many waiting", "run", r.ID, "to", Host(t.URL))
+		}
+	}
+	return nil
+}
+
+func (n *Notifier) send() {
+	defer n.wg.Done()
+	for p := range n.queue {
+		n.deliver(p)
+	}
+}
+
+// deliver posts p until the endpoint takes it, it refuses it for good, or
+// the attempts or Close's grace run out.
+func (n *Notifier) deliver(p post) {
+	wait := n.Backoff
+	for attempt := 1; ; attempt++ {
+		again, err := n.try(p)
+		if err == nil {
+			return
+		}
+		if !again || attempt >= n.Attempts {
+			n.Log.Warn("notification not delivered", "run", p.run, "to", Host(p.t.URL), "attempts", attempt, "err", err)
+			return
+		}
+		select {
+		case <-time.After(wait):
+			wait *= 2
+		case <-n.stop.Done():
+			n.Log.Warn("notification not delivered before the stop", "run", p.run, "to", Host(p.t.URL), "err", err)
+			return
+		}
+	}
+}
+
+// try posts p once. again says whether another try may succeed.
+func (n *Notifier) try(p post) (again bool, err error) {
+	req, err := http.NewRequestWithContext(n.stop, http.MethodPost, p.t.URL, bytes.NewReader(p.body))
+	if err != nil {
+		return false, errors.New("bad URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "hooktrigger")
+	resp, err := n.Client.Do(req)
+	if err != nil {
+		// The error text holds the URL, token and all: name the host only.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return true, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode/100 == 2:
+		return false, nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
+		return true, fmt.Errorf("answered %s", resp.Status)
+	default:
+		return false, fmt.Errorf("answered %s", resp.Status)
+	}
+}
+
+// Close stops taking notifications and waits, until ctx ends, for the
+// queued ones to be sent; what remains is dropped.
+func (n *Notifier) Close(ctx context.Context) {
+	n.mu.Lock()
+	if n.closing || n.queue == nil {
+		n.mu.Unlock()
+		return
+	}
+	n.closing = true
+	close(n.queue)
+	n.mu.Unlock()
+	done := make(chan struct{})
+	go func() { n.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		n.cancel()
+		<-done
+	}
+	n.cancel()
+}
+
+// Host is what logs say of an endpoint: its host, never its path or query,
+// which may hold a token.
+func Host(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(invalid URL)"
+	}
+	return u.Host
+}
