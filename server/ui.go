@@ -70,6 +70,8 @@ var (
 		"stateClass": func(s store.State) string { return "state-" + string(s) },
 		"join":       strings.Join,
 		"inc":        func(n int) int { return n + 1 },
+		"duration":   runDuration,
+		"ref":        builtRef,
 	}
 )
 

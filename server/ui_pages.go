@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/store"
@@ -241,16 +242,42 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request, sess *session) 
 	if run.ExitCode != nil {
 		v.ExitCode = fmt.Sprint(*run.ExitCode)
 	}
-	if !run.StartedAt.IsZero() {
-		end := run.EndedAt
-		if end.IsZero() {
-			end = time.Now()
-		}
-		v.Duration = end.Sub(run.StartedAt).Round(100 * time.Millisecond).String()
-	}
+	v.Duration = runDuration(run)
 	p := s.pageFor(sess, "Run "+run.ID, "dashboard", v)
 	p.Refresh = true
 	s.render(w, http.StatusOK, "run", p)
+}
+
+// runDuration is how long run ran, or has been running; "" if it never
+// started.
+func runDuration(run *store.Run) string {
+	if run.StartedAt.IsZero() {
+		return ""
+	}
+	end := run.EndedAt
+	if end.IsZero() {
+		end = time.Now()
+	}
+	d := end.Sub(run.StartedAt)
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// builtRef is what a run built, in short: its branch or tag and the first
+// seven digits of its commit ("main 4f2b1c9"), as far as the event said.
+func builtRef(run *store.Run) string {
+	var parts []string
+	if b := run.Meta["HOOKTRIGGER_BRANCH"]; b != "" {
+		parts = append(parts, b)
+	} else if t := run.Meta["HOOKTRIGGER_TAG"]; t != "" {
+		parts = append(parts, t)
+	}
+	if sha := run.Meta["HOOKTRIGGER_SHA"]; len(sha) >= 7 && strings.Trim(sha, "0") != "" {
+		parts = append(parts, sha[:7])
+	}
+	return strings.Join(parts, " ")
 }
 
 func (s *Server) uiCancel(w http.ResponseWriter, r *http.Request, sess *session) {

@@ -271,6 +271,9 @@ func TestUI_Browser(t *testing.T) {
 		if !eval[bool](t, tab, `window.__sameDocument === true`) {
 			t.Fatal("the page was reloaded; the row should arrive without reload")
 		}
+		if ref := eval[string](t, tab, fmt.Sprintf(`document.querySelector('#r-%s .ref').textContent`, runID)); ref != "main aaaaaaa" {
+			t.Errorf("the run's row names what it builds as %q, want the branch and the short commit", ref)
+		}
 		screenshot(t, tab, "dashboard-live.png")
 	})
 
