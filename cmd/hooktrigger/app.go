@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -94,15 +91,9 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 		},
 	})
 	root.AddCommand(newExtract(&cfgPath, stdout))
-	root.AddCommand(&cobra.Command{
-		Use:   "replay DELIVERY-ID",
-		Short: "re-run a stored delivery through the running server",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return replay(cmd.Context(), cfgPath, args[0], stdout)
-		},
-	})
-	root.AddCommand(newSchema(stdout)) // schema.go
+	root.AddCommand(newReplay(&cfgPath, stdout))      // client.go
+	root.AddCommand(newRun(&cfgPath, stdout, stderr)) // client.go
+	root.AddCommand(newSchema(stdout))                // schema.go
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "print the version",
@@ -192,35 +183,6 @@ func serve(ctx context.Context, cfgPath string, stderr io.Writer) error {
 	return srv.Close(sctx)
 }
 
-func replay(ctx context.Context, cfgPath, id string, stdout io.Writer) error {
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		return &exitError{1, err}
-	}
-	scheme := "http"
-	if cfg.TLSCert != "" {
-		scheme = "https"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme+"://"+cfg.Listen+"/api/deliveries/"+url.PathEscape(id)+"/replay", nil)
-	if err != nil {
-		return err
-	}
-	if cfg.APIToken != "" {
-		req.Header.Set("Authorization", "Bearer "+cfg.APIToken.Reveal())
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("replay: is the server running on %s? %w", cfg.Listen, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		return &exitError{1, fmt.Errorf("replay: %s: %s", resp.Status, bytes.TrimSpace(body))}
-	}
-	_, err = stdout.Write(body)
-	return err
-}
-
 func newExtract(cfgPath *string, stdout io.Writer) *cobra.Command {
 	var (
 		trig, payload, event       string
@@ -239,22 +201,14 @@ func newExtract(cfgPath *string, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{2, fmt.Errorf("extract: %v", err)}
 			}
-			h := http.Header{}
-			for _, kv := range headers {
-				k, v, ok := strings.Cut(kv, ":")
-				if !ok {
-					return &exitError{2, fmt.Errorf("extract: --header %q: want 'Name: value'", kv)}
-				}
-				h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+			h, err := parseHeaders(headers)
+			if err != nil {
+				return &exitError{2, fmt.Errorf("extract: %w", err)}
 			}
 			if h.Get("Content-Type") == "" {
 				h.Set("Content-Type", "application/json")
 			}
-			q := url.Values{}
-			for _, kv := range queries {
-				k, v, _ := strings.Cut(kv, "=")
-				q.Add(k, v)
-			}
+			q := parseQuery(queries)
 			var cfg *config.Config
 			if trig != "" && jsonpath == "" && gjsonExpr == "" && xpath == "" {
 				if cfg, err = config.Load(*cfgPath); err != nil {
