@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/store"
@@ -188,6 +189,8 @@ type Notifier struct {
 	Backoff  time.Duration // wait after the first failed post, doubling; 0: DefaultBackoff
 	Queue    int           // notifications waiting at most; 0: DefaultQueue
 
+	sent, failed, dropped atomic.Uint64
+
 	mu      sync.Mutex
 	closing bool
 	queue   chan post
@@ -262,6 +265,7 @@ func (n *Notifier) Notify(r *store.Run) error {
 		select {
 		case n.queue <- post{t: t, body: body, run: r.ID}:
 		default:
+			n.dropped.Add(1)
 			n.Log.Warn("notification dropped: too many waiting", "run", r.ID, "to", Host(t.URL))
 		}
 	}
@@ -282,9 +286,11 @@ func (n *Notifier) deliver(p post) {
 	for attempt := 1; ; attempt++ {
 		again, err := n.try(p)
 		if err == nil {
+			n.sent.Add(1)
 			return
 		}
 		if !again || attempt >= n.Attempts {
+			n.failed.Add(1)
 			n.Log.Warn("notification not delivered", "run", p.run, "to", Host(p.t.URL), "attempts", attempt, "err", err)
 			return
 		}
@@ -292,6 +298,7 @@ func (n *Notifier) deliver(p post) {
 		case <-time.After(wait):
 			wait *= 2
 		case <-n.stop.Done():
+			n.failed.Add(1)
 			n.Log.Warn("notification not delivered before the stop", "run", p.run, "to", Host(p.t.URL), "err", err)
 			return
 		}
@@ -348,6 +355,16 @@ func (n *Notifier) Close(ctx context.Context) {
 	}
 	n.cancel()
 }
+
+// Sent counts notifications an endpoint took (a 2xx answer).
+func (n *Notifier) Sent() uint64 { return n.sent.Load() }
+
+// Failed counts notifications given up: refused, out of attempts, or cut
+// by the stop.
+func (n *Notifier) Failed() uint64 { return n.failed.Load() }
+
+// Dropped counts notifications left out because the queue was full.
+func (n *Notifier) Dropped() uint64 { return n.dropped.Load() }
 
 // Host is what logs say of an endpoint: its host, never its path or query,
 // which may hold a token.

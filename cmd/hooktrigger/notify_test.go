@@ -141,6 +141,12 @@ triggers:
 	if logs := p.Logs(); strings.Contains(logs, "never-logged") || strings.Contains(logs, "room-token") {
 		t.Errorf("an endpoint's token is in the log:\n%s", logs)
 	}
+	metrics := string(Do(t, "GET", p.URL+"/metrics", nil, nil).Body)
+	for _, want := range []string{`hooktrigger_notifications_total{result="sent"} 2`, `hooktrigger_notifications_total{result="failed"} 1`, `hooktrigger_notifications_total{result="dropped"} 0`} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }
 
 // waitLog waits up to 15s for the process to log text.

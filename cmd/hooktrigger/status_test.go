@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,14 @@ triggers:
 		}
 	})
 
+	t.Run("Metrics", func(t *testing.T) {
+		m := string(Do(t, "GET", p.URL+"/metrics", nil, nil).Body)
+		if !strings.Contains(m, "hooktrigger_commit_statuses_total{result=\"failed\"} 1\n") ||
+			!regexp.MustCompile(`(?m)^hooktrigger_commit_statuses_total\{result="sent"\} [1-9][0-9]*$`).MatchString(m) {
+			t.Errorf("want the statuses sent counted and the one refused with 401 failed:\n%s", grepLines(m, "hooktrigger_commit_statuses_total"))
+		}
+	})
+
 	t.Run("NoSHANoted", func(t *testing.T) {
 		id := deliverGitHub(t, p.URL, "/hooks/app", "gh-hook-secret", "issue_comment",
 			`{"action":"created","issue":{"number":7,"pull_request":{"url":"x"}},"comment":{"body":"retest"},"repository":{"full_name":"octo/app"},"sender":{"login":"dev"},"exit_code":"0"}`)
@@ -355,4 +364,15 @@ triggers:
 	if got := gh.States(sha('a')); len(got) != 1 {
 		t.Errorf("commit a: accepted states %v; want only the final one (queued and running were never taken)", got)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
