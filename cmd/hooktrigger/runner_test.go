@@ -833,3 +833,51 @@ func uiPage(t *testing.T, base, token, path string) string {
 	}
 	return string(b)
 }
+
+// TestServe_BitbucketRecipe: the generic recipe for Bitbucket Cloud in
+// docs/providers.md (hmac in X-Hub-Signature with sha256=, X-Event-Key,
+// X-Request-UUID) verifies its deliveries, filters by branch, deduplicates
+// redeliveries and hands the build the branch and commit.
+func TestServe_BitbucketRecipe(t *testing.T) {
+	p := serveTriggers(t, `  - name: bitbucket-main
+    provider: generic
+    secret: bb-secret
+    auth: {type: hmac, header: X-Hub-Signature, algorithm: sha256, encoding: hex, prefix: 'sha256='}
+    event_header: X-Event-Key
+    delivery_header: X-Request-UUID
+    events: ['repo:push']
+    variables:
+      - {name: branch, jsonpath: '$.push.changes[0].new.name'}
+      - {name: sha, jsonpath: '$.push.changes[0].new.target.hash'}
+      - {name: repo, jsonpath: '$.repository.full_name'}
+    filter: {text: '$branch', regexp: '^main$'}
+    run:
+      script: 'echo "$HOOKTRIGGER_EVENT $repo $branch $sha"'
+      wait: 10s
+`)
+	push := func(branch string) string {
+		return `{"push":{"changes":[{"new":{"type":"branch","name":"` + branch + `","target":{"type":"commit","hash":"8d2f0c1b7a6e5d4c3b2a19081726354453627180"}},"old":{"type":"branch","name":"` + branch + `"}}]},
+			"repository":{"type":"repository","full_name":"acme/app","name":"app"},"actor":{"display_name":"Dana","nickname":"dana"}}`
+	}
+	deliver := func(body, uuid, sig string) *Response {
+		if sig == "" {
+			sig = "sha256=" + hmacHex("bb-secret", []byte(body))
+		}
+		return Do(t, "POST", p.URL+"/hooks/bitbucket-main", []byte(body), map[string]string{
+			"Content-Type": "application/json", "X-Event-Key": "repo:push", "X-Request-UUID": uuid,
+			"X-Hook-UUID": "{5c1f8e2a-3b4d-4e6f-8a9b-0c1d2e3f4a5b}", "X-Hub-Signature": sig, "User-Agent": "Bitbucket-Webhooks/2.0",
+		})
+	}
+	if r := deliver(push("main"), "0b6e1f3a-2c4d-4e5f-9a8b-7c6d5e4f3a2b", ""); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `repo:push acme/app main 8d2f0c1b7a6e5d4c3b2a19081726354453627180\n`) {
+		t.Fatalf("a push to main: %d %s", r.Status, r.Body)
+	}
+	if r := deliver(push("main"), "0b6e1f3a-2c4d-4e5f-9a8b-7c6d5e4f3a2b", ""); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"duplicate":true`) {
+		t.Errorf("the same delivery again: %d %s", r.Status, r.Body)
+	}
+	if r := deliver(push("topic"), "1c7f2a4b-3d5e-4f6a-8b9c-0d1e2f3a4b5c", ""); r.Status != http.StatusOK || strings.Contains(string(r.Body), `"state"`) {
+		t.Errorf("a push to another branch: %d %s", r.Status, r.Body)
+	}
+	if r := deliver(push("main"), "2d8a3b5c-4e6f-4a7b-9c0d-1e2f3a4b5c6d", "sha256="+strings.Repeat("0", 64)); r.Status != http.StatusUnauthorized {
+		t.Errorf("a wrong signature: %d %s", r.Status, r.Body)
+	}
+}
