@@ -30,6 +30,7 @@ func FuzzLoadBytes(f *testing.F) {
 	f.Add([]byte("triggers:\n  - name: a\n    allow_unsigned: true\n    variables: [{name: v, jsonpath: '$.a[?@.b > 1]'}]\n    filter: {cel: 'vars.v == \"x\"', text: $v, regexp: '^x$'}\n    run: {command: [true], concurrency: {group: g-$v, policy: queue}}\n"))
 	f.Add([]byte("triggers: [{name: a, token: t, genericVariables: [{key: k, value: $.x}], regexpFilterText: $k, regexpFilterExpression: '^(?!z)'}]\n"))
 	f.Add([]byte("triggers:\n  - name: a\n    allow_unsigned: true\n    variables: [{name: s, cel: 'body.after.substring(0, 7)', default: none}, {name: l, cel: 'body.commits.map(c, c.id)'}]\n    run: {command: [true], wait: 5s}\n"))
+	f.Add([]byte("triggers:\n  - name: a\n    allow_unsigned: true\n    run: {command: [true], retry: {max: 2, delay: 1s, on: [failed, timed_out]}}\n    notify: [{url: 'https://chat.example.org/h?t=x', format: slack, on: failed}, {url: 'file:/nonexistent'}]\n"))
 	f.Add([]byte("listen: [\n"))
 	f.Add([]byte("&a [*a]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
