@@ -37,8 +37,11 @@ type Scheduler struct {
 	queue    []*item          // waiting runs, oldest first
 	running  map[string]*item // by run id
 	inGroup  map[string]int   // running runs per group
-	nRunning int
-	buckets  sync.Map // parents of run directories known to exist
+	nRunning int              // workers taken
+	// resume holds the runs waiting for a worker again after a retry's
+	// delay; a worker that frees up goes to them before the queue.
+	resume  []chan struct{}
+	buckets sync.Map // parents of run directories known to exist
 	// bodyBytes is what the bodies held by queued items weigh.
 	bodyBytes int64
 	stopping  bool
@@ -56,6 +59,10 @@ type item struct {
 	cancel    context.CancelCauseFunc
 	claimed   atomic.Bool // recorded as running on this instance
 	ended     atomic.Bool // the command has returned; the run is no longer live
+	// idle is set while the run has given its worker back (a retry's
+	// delay, or after failing to get it again); only its own goroutine
+	// touches it.
+	idle bool
 }
 
 // stop cancels a started item's run, saying why.
@@ -430,7 +437,9 @@ func (s *Scheduler) start(it *item) {
 		cancel(nil)
 		s.mu.Lock()
 		delete(s.running, it.run.ID)
-		s.nRunning--
+		if !it.idle {
+			s.releaseWorker()
+		}
 		if it.run.Group != "" {
 			if s.inGroup[it.run.Group]--; s.inGroup[it.run.Group] == 0 {
 				delete(s.inGroup, it.run.Group)
@@ -442,6 +451,64 @@ func (s *Scheduler) start(it *item) {
 		s.dispatch()
 		recorded()
 	}()
+}
+
+// releaseWorker gives a worker back: to a run waiting to resume after a
+// retry's delay if there is one, else to the queue. s.mu held.
+func (s *Scheduler) releaseWorker() {
+	if len(s.resume) > 0 && !s.stopping { // stopping: no new attempt starts
+		next := s.resume[0]
+		s.resume = s.resume[1:]
+		close(next) // the worker passes to it: nRunning stays
+		return
+	}
+	s.nRunning--
+}
+
+// idleFor gives it's worker back for d (a retry's delay), keeping its
+// place in its group, then takes a worker again, before the queue's runs.
+// It reports false when ctx ended first; it.idle then says whether the run
+// still holds no worker.
+func (s *Scheduler) idleFor(ctx context.Context, it *item, d time.Duration) bool {
+	s.mu.Lock()
+	s.releaseWorker()
+	it.idle = true
+	s.mu.Unlock()
+	s.dispatch()
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+		return false
+	}
+	s.mu.Lock()
+	if s.nRunning < s.workers && !s.stopping {
+		s.nRunning++
+		it.idle = false
+		s.mu.Unlock()
+		return true
+	}
+	wake := make(chan struct{})
+	s.resume = append(s.resume, wake)
+	s.mu.Unlock()
+	select {
+	case <-wake:
+		it.idle = false
+		return true
+	case <-ctx.Done():
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, w := range s.resume {
+			if w == wake {
+				s.resume = append(s.resume[:i], s.resume[i+1:]...)
+				return false
+			}
+		}
+		// The worker was handed over as ctx ended: it is this run's.
+		it.idle = false
+		return false
+	}
 }
 
 // execute runs it and submits the record of its end. It returns what waits
@@ -568,15 +635,9 @@ func (s *Scheduler) again(ctx context.Context, it *item, job *Job, resp **Result
 	}
 	s.log.Info("run attempt ended; trying again", "run", r.ID, "trigger", r.Trigger, "attempt", r.Attempt, "reason", why)
 	s.changed(r)
-	if rt.Delay > 0 {
-		t := time.NewTimer(rt.Delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			*resp = &Result{Outcome: OutcomeCancelled, ExitCode: -1, Err: context.Cause(ctx), Started: res.Started, Ended: time.Now()}
-			return false
-		}
+	if rt.Delay > 0 && !s.idleFor(ctx, it, rt.Delay) {
+		*resp = &Result{Outcome: OutcomeCancelled, ExitCode: -1, Err: context.Cause(ctx), Started: res.Started, Ended: time.Now()}
+		return false
 	}
 	started := res.Started
 	job.Again, job.Attempt = true, r.Attempt

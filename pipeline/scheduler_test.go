@@ -747,3 +747,38 @@ func BenchmarkSchedulerTrue16(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-start-ms")
 	b.ReportMetric(pct(0.99), "p99-start-ms")
 }
+
+// TestScheduler_RetryWorkerAccounting: a retry gives its worker back for
+// its delay and waits for one after it; cancelled while waiting, it leaves
+// the count of taken workers as it was, so later runs still start.
+func TestScheduler_RetryWorkerAccounting(t *testing.T) {
+	ev := filepath.Join(t.TempDir(), "events")
+	flaky := &pipeline.Spec{
+		Command: &pipeline.Command{Script: `echo "start $HOOKTRIGGER_RUN_ID" >> "$EV"; exit 1`, Env: map[string]string{"EV": ev}},
+		Policy:  pipeline.PolicyParallel,
+		Retry:   pipeline.Retry{Max: 3, Delay: 100 * time.Millisecond, Failed: true},
+	}
+	h := newHarness(t, 1, map[string]*pipeline.Spec{"flaky": flaky, "slow": scriptSpec(ev, "1", pipeline.PolicyParallel, 0)})
+	a := h.enqueue("flaky", "")
+	waitEvent(t, ev, "start "+a)
+	slow := h.enqueue("slow", "") // takes the worker during a's delay
+	waitEvent(t, ev, "start "+slow)
+	time.Sleep(300 * time.Millisecond) // a's delay is over: it waits for the worker
+	if q, r := h.sched.Stats(); r != 1 || q != 0 {
+		t.Fatalf("queued %d, running %d; want slow alone on the worker", q, r)
+	}
+	if ok, err := h.sched.Cancel(context.Background(), a, "test"); err != nil || !ok {
+		t.Fatalf("cancel a waiting for its worker: %v %v", ok, err)
+	}
+	if r := h.wait(a)[0]; r.State != store.Cancelled || r.Attempt != 1 {
+		t.Fatalf("a: %s attempt %d (%s)", r.State, r.Attempt, r.Error)
+	}
+	h.wait(slow)
+	after := h.enqueue("slow", "")
+	if r := h.wait(after)[0]; r.State != store.Succeeded {
+		t.Fatalf("a run after the cancelled retry: %s (%s)", r.State, r.Error)
+	}
+	if q, r := h.sched.Stats(); q != 0 || r != 0 {
+		t.Fatalf("at rest: queued %d, running %d", q, r)
+	}
+}

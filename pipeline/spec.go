@@ -30,8 +30,9 @@ func ValidPolicy(p Policy) bool {
 }
 
 // Retry says when an attempt of a run is followed by another (run.retry).
-// The run stays running, on its worker and in its group, from its first
-// attempt to its last; each attempt has the command's timeout.
+// The run stays running, in its group, from its first attempt to its last;
+// during the delay its worker serves other runs. Each attempt has the
+// command's timeout.
 type Retry struct {
 	// Max is how many attempts may follow the first; attempts made after
 	// an interruption (RetryInterrupted) count too. 0: no retry.

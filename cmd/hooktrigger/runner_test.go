@@ -881,3 +881,57 @@ func TestServe_BitbucketRecipe(t *testing.T) {
 		t.Errorf("a wrong signature: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestServe_RetryFreesWorker: during a retry's delay the run gives its
+// worker back, so with one worker another trigger's run starts and ends
+// meanwhile; the retry then takes the worker again.
+func TestServe_RetryFreesWorker(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "hooktrigger.yaml")
+	writeFile(t, cfg, `listen: 127.0.0.1:0
+data_dir: ./data
+api_token: api-secret
+workers: 1
+triggers:
+  - name: flaky
+    secret: tok
+    run:
+      script: '[ "$HOOKTRIGGER_ATTEMPT" -ge 2 ]'
+      retry: {max: 1, delay: 3s}
+  - name: quick
+    secret: tok
+    run:
+      command: ['true']
+`)
+	p := MustServe(t, cfg)
+	auth := map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"}
+	api := map[string]string{"Authorization": "Bearer api-secret"}
+	start := func(trigger string) string {
+		r := Do(t, "POST", p.URL+"/hooks/"+trigger, []byte(`{}`), auth)
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("%s: %d %s", trigger, r.Status, r.Body)
+		}
+		return r.JSON(t)["runs"].([]any)[0].(map[string]any)["id"].(string)
+	}
+	flaky := start("flaky")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		run := Do(t, "GET", p.URL+"/api/runs/"+flaky, nil, api).JSON(t)
+		if n, _ := run["attempt"].(float64); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first attempt's failure was not recorded: %v", run)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	quick := WaitRun(t, p.URL, "api-secret", start("quick"))
+	if quick["state"] != "succeeded" {
+		t.Fatalf("quick: %v", quick)
+	}
+	if run := Do(t, "GET", p.URL+"/api/runs/"+flaky, nil, api).JSON(t); run["state"] != "running" {
+		t.Errorf("quick ran only after flaky's retry ended, not during its delay: flaky is %v", run)
+	}
+	if run := WaitRun(t, p.URL, "api-secret", flaky); run["state"] != "succeeded" {
+		t.Errorf("flaky after its retry: %v", run)
+	}
+}

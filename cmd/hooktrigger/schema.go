@@ -92,7 +92,7 @@ var schemaExtra = map[string]map[string]any{
 	"triggers[].rate_limit.rate":           {"pattern": `^\s*[0-9]+(\.[0-9]+)?\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$`, "description": "N/s, N/m or N/h"},
 	"triggers[].rate_limit.burst":          {"minimum": 1, "description": "deliveries accepted at once above the rate (default: N of the rate)"},
 	"triggers[].run.command":               {"description": "argv of the build; no shell"},
-	"triggers[].run.retry":                 {"required": []any{"max"}, "description": "run a failed or timed-out attempt again; the run stays running on its worker and in its group meanwhile"},
+	"triggers[].run.retry":                 {"required": []any{"max"}, "description": "run a failed or timed-out attempt again; the run stays running and in its group meanwhile"},
 	"triggers[].run.retry.max":             {"minimum": 1, "maximum": 10, "description": "attempts after the first (interruptions retried by retry_interrupted count too)"},
 	"triggers[].run.retry.delay":           {"description": "wait between an attempt's end and the next one's start (default 0s)"},
 	"triggers[].run.retry.on":              {"description": "which ends are retried: failed, timed_out (default both)"},
