@@ -124,6 +124,13 @@ triggers:
       command: [sleep, "60"]
       kill_grace: 2s
       concurrency: {group: solo, policy: skip-if-running}
+  - name: flaky
+    path: /hooks/flaky
+    provider: github
+    secret: %[2]s
+    run:
+      script: 'echo "attempt $HOOKTRIGGER_ATTEMPT"; [ "$HOOKTRIGGER_ATTEMPT" -ge 2 ]'
+      retry: {max: 2, delay: 1s}
 `, dbURL, crashSecret, out, filepath.Join(dir, "serial.lock"), filepath.Join(dir, "retry.mark"), dir))
 	return cfg
 }
@@ -474,6 +481,28 @@ func TestPostgres_SkipIfRunningAdopted(t *testing.T) {
 		t.Errorf("the adopted run says %q", got)
 	}
 	p.waitState(t, p.b, p.first.Runs[0].ID, "running") // undisturbed
+}
+
+// TestPostgres_RetryLogAcrossInstances: a run retried with run.retry on
+// one instance records its attempt in the shared database, and the other
+// instance serves the log of both attempts.
+func TestPostgres_RetryLogAcrossInstances(t *testing.T) {
+	a, b, _, _ := startTwoInstances(t)
+	ans, err := send(t, newClient(2), a.URL+"/hooks/flaky", "flaky-1")
+	if err != nil || ans.Status != http.StatusAccepted || len(ans.Runs) != 1 {
+		t.Fatalf("delivery: %v %+v", err, ans)
+	}
+	id := ans.Runs[0].ID
+	run := WaitRun(t, b.URL, "api-secret", id)
+	if run["state"] != "succeeded" || run["attempt"] != float64(1) {
+		t.Fatalf("the run, read through the other instance: %v", run)
+	}
+	for _, p := range []*Proc{a, b} {
+		log := string(Do(t, "GET", p.URL+"/api/runs/"+id+"/log", nil, pgAPI).Body)
+		if !strings.Contains(log, "attempt 1\n[hooktrigger: attempt 1 failed with exit status 1; attempt 2 of 3 in 1s]\nattempt 2\n") {
+			t.Errorf("the log through %s lacks an attempt:\n%s", p.URL, log)
+		}
+	}
 }
 
 // TestPostgres_ReadOnly503 turns the database read-only (as a failover to a
