@@ -63,7 +63,7 @@ func (s *Server) runTrigger(w http.ResponseWriter, r *http.Request) {
 			name, value, known = eh.EventHeader(event)
 		}
 		if !known {
-			writeError(w, http.StatusBadRequest, "trigger "+t.Name+" reads no event header (a generic trigger names one with event_header): give the event among the headers")
+			writeError(w, http.StatusBadRequest, "trigger "+t.Name+" reads its event from no header (a generic trigger names one with event_header), so it takes no event: leave event out")
 			return
 		}
 		h.Set(name, value)
