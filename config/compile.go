@@ -471,7 +471,10 @@ func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
 }
 
 func (p *parser) compileNotify(field string, n Notify) trigger.NotifySpec {
-	out := trigger.NotifySpec{URL: p.secret(field+".url", n.URL), Format: n.Format, On: n.On}
+	out := trigger.NotifySpec{URL: p.secret(field+".url", n.URL), Format: n.Format, On: n.On, LogLines: n.LogLines}
+	if n.LogLines < 0 || n.LogLines > MaxNotifyLogLines {
+		p.errf(field+".log_lines", "must be between 0 and %d", MaxNotifyLogLines)
+	}
 	if u, err := url.Parse(out.URL); out.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// The URL may hold a token: it is not repeated.
 		p.errf(field+".url", "needs an http:// or https:// URL")
@@ -498,6 +501,9 @@ func knownState(s store.State) bool {
 	}
 	return false
 }
+
+// MaxNotifyLogLines bounds notify[].log_lines.
+const MaxNotifyLogLines = 100
 
 // MaxRetries and MaxRetryDelay bound run.retry.
 const (

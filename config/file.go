@@ -159,9 +159,10 @@ type Status struct {
 
 // Notify is an endpoint told how runs ended.
 type Notify struct {
-	URL    string     `yaml:"url"`
-	Format string     `yaml:"format"`
-	On     StringList `yaml:"on"`
+	URL      string     `yaml:"url"`
+	Format   string     `yaml:"format"`
+	On       StringList `yaml:"on"`
+	LogLines int        `yaml:"log_lines"`
 }
 
 // RateLimit bounds how often a trigger accepts deliveries.

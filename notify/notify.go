@@ -38,9 +38,10 @@ var DefaultOn = []store.State{store.Failed, store.TimedOut}
 
 // Target is one endpoint of a trigger's notify list.
 type Target struct {
-	URL    string
-	Format string        // FormatJSON (default) or FormatSlack
-	On     []store.State // final states sent; empty: DefaultOn
+	URL      string
+	Format   string        // FormatJSON (default) or FormatSlack
+	On       []store.State // final states sent; empty: DefaultOn
+	LogLines int           // the log's last lines the notification carries (0: none)
 }
 
 func (t Target) wants(s store.State) bool {
@@ -78,6 +79,7 @@ type Message struct {
 	SHA      string      `json:"sha,omitempty"`
 	Actor    string      `json:"actor,omitempty"`
 	PR       string      `json:"pr,omitempty"`
+	LogTail  string      `json:"log_tail,omitempty"` // the log's last lines, when the target asks for them
 }
 
 // NewMessage describes the end of run r; url links to it ("" for none).
@@ -150,6 +152,10 @@ func (m Message) Text() string {
 		}
 		b.WriteString(": " + slackEscape(e))
 	}
+	if m.LogTail != "" {
+		// A code block; a fence inside the log would end it early.
+		b.WriteString("\n```\n" + slackEscape(strings.ReplaceAll(m.LogTail, "```", "'''")) + "\n```")
+	}
 	return b.String()
 }
 
@@ -182,8 +188,11 @@ type Notifier struct {
 	Lookup func(trigger string) []Target
 	// RunURL returns an absolute link to a run, or "".
 	RunURL func(id string) string
-	Client *http.Client // nil: one with a 10s timeout
-	Log    *slog.Logger
+	// LogTail returns the last lines of a run's log ("" when it has none
+	// here); nil: notifications carry no log.
+	LogTail func(id string, lines int) string
+	Client  *http.Client // nil: one with a 10s timeout
+	Log     *slog.Logger
 
 	Attempts int           // posts per notification at most; 0: DefaultAttempts
 	Backoff  time.Duration // wait after the first failed post, doubling; 0: DefaultBackoff
@@ -257,6 +266,10 @@ func (n *Notifier) Notify(r *store.Run) error {
 	for _, t := range targets {
 		if !t.wants(r.State) {
 			continue
+		}
+		m := m
+		if t.LogLines > 0 && n.LogTail != nil {
+			m.LogTail = n.LogTail(r.ID, t.LogLines)
 		}
 		body, err := Body(t, m)
 		if err != nil {

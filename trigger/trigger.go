@@ -45,6 +45,8 @@ type NotifySpec struct {
 	URL    string   // may hold a token
 	Format string   // "json" or "slack"
 	On     []string // final run states that are sent; empty: failed and timed_out
+	// LogLines is how many of the log's last lines a notification carries.
+	LogLines int
 }
 
 // StatusSpec is the compiled status block of a trigger.

@@ -66,9 +66,9 @@ triggers:
     provider: github
     secret: gh
     run:
-      script: 'echo deploying; exit 2'
+      script: 'echo one; echo "two <b>"; echo three; exit 2'
     notify:
-      - {url: '%[1]s/slack?token=room-token', format: slack}
+      - {url: '%[1]s/slack?token=room-token', format: slack, log_lines: 2}
       - {url: '%[1]s/json', on: [failed, succeeded]}
       - {url: '%[1]s/gone?token=never-logged'}
   - name: fine
@@ -120,14 +120,15 @@ triggers:
 		case "/slack":
 			want := fmt.Sprintf("hooktrigger: run <https://ci.example.org/ui/runs/%[1]s|%[1]s> of *deploy* failed (exit status 2)", deploy)
 			text, _ := g.body["text"].(string)
-			if !strings.HasPrefix(text, want) || !strings.Contains(text, "— acme/app main 4f2b1c9 by alice") {
-				t.Errorf("slack text: %q, want it to start %q and name the push", text, want)
+			if !strings.HasPrefix(text, want) || !strings.Contains(text, "— acme/app main 4f2b1c9 by alice") ||
+				!strings.HasSuffix(text, "\n```\ntwo &lt;b&gt;\nthree\n```") {
+				t.Errorf("slack text: %q, want it to start %q, name the push and end with the log's last 2 lines", text, want)
 			}
 		case "/json":
 			b := g.body
 			if b["run_id"] != deploy || b["trigger"] != "deploy" || b["state"] != "failed" || b["exit_code"] != float64(2) ||
 				b["repo"] != "acme/app" || b["branch"] != "main" || b["actor"] != "alice" || b["attempts"] != float64(1) ||
-				b["url"] != "https://ci.example.org/ui/runs/"+deploy || b["delivery"] == nil {
+				b["url"] != "https://ci.example.org/ui/runs/"+deploy || b["delivery"] == nil || b["log_tail"] != nil {
 				t.Errorf("json body: %v", b)
 			}
 			if refusals["/json"] != 1 {
