@@ -153,16 +153,18 @@ func (m Message) Text() string {
 		b.WriteString(": " + slackEscape(e))
 	}
 	if m.LogTail != "" {
-		// A code block; a fence inside the log would end it early.
-		b.WriteString("\n```\n" + slackEscape(strings.ReplaceAll(m.LogTail, "```", "'''")) + "\n```")
+		b.WriteString("\n```\n" + slackEscape(m.LogTail) + "\n```")
 	}
 	return b.String()
 }
 
-// slackEscape escapes the three characters Slack's markup reserves.
+// slackEscape escapes the three characters Slack's markup reserves, and
+// turns a code fence into quotes so that no text opens or ends a block.
 func slackEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return slackReplacer.Replace(s)
 }
+
+var slackReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "```", "'''")
 
 // Body is what a post to t carries for m.
 func Body(t Target, m Message) ([]byte, error) {
