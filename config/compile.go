@@ -475,6 +475,15 @@ func (p *parser) compileNotify(field string, n Notify) trigger.NotifySpec {
 	if n.LogLines < 0 || n.LogLines > MaxNotifyLogLines {
 		p.errf(field+".log_lines", "must be between 0 and %d", MaxNotifyLogLines)
 	}
+	if n.Secret != "" {
+		if v := p.secret(field+".secret", n.Secret); v != "" {
+			key, err := providers.DecodeStandardSecret(v)
+			if err != nil {
+				p.errf(field+".secret", "must be a Standard Webhooks secret, whsec_ followed by base64")
+			}
+			out.Key = key
+		}
+	}
 	if u, err := url.Parse(out.URL); out.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// The URL may hold a token: it is not repeated.
 		p.errf(field+".url", "needs an http:// or https:// URL")

@@ -163,6 +163,7 @@ type Notify struct {
 	Format   string     `yaml:"format"`
 	On       StringList `yaml:"on"`
 	LogLines int        `yaml:"log_lines"`
+	Secret   string     `yaml:"secret"`
 }
 
 // RateLimit bounds how often a trigger accepts deliveries.

@@ -19,11 +19,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hooktrigger/hooktrigger/providers"
 	"github.com/hooktrigger/hooktrigger/store"
 )
 
@@ -42,6 +44,9 @@ type Target struct {
 	Format   string        // FormatJSON (default) or FormatSlack
 	On       []store.State // final states sent; empty: DefaultOn
 	LogLines int           // the log's last lines the notification carries (0: none)
+	// Key, when set, signs each post as Standard Webhooks do (Webhook-Id,
+	// Webhook-Timestamp, Webhook-Signature); see providers.DecodeStandardSecret.
+	Key []byte
 }
 
 func (t Target) wants(s store.State) bool {
@@ -214,6 +219,7 @@ type post struct {
 	t    Target
 	body []byte
 	run  string
+	id   string // Webhook-Id: the same for every try, so a receiver can drop repeats
 }
 
 // ErrClosed is returned by Notify after Close.
@@ -265,7 +271,7 @@ func (n *Notifier) Notify(r *store.Run) error {
 	if n.closing {
 		return ErrClosed
 	}
-	for _, t := range targets {
+	for i, t := range targets {
 		if !t.wants(r.State) {
 			continue
 		}
@@ -278,7 +284,7 @@ func (n *Notifier) Notify(r *store.Run) error {
 			return err
 		}
 		select {
-		case n.queue <- post{t: t, body: body, run: r.ID}:
+		case n.queue <- post{t: t, body: body, run: r.ID, id: "msg_" + r.ID + "_" + strconv.Itoa(i)}:
 		default:
 			n.dropped.Add(1)
 			n.Log.Warn("notification dropped: too many waiting", "run", r.ID, "to", Host(t.URL))
@@ -328,6 +334,12 @@ func (n *Notifier) try(p post) (again bool, err error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "hooktrigger")
+	if p.t.Key != nil {
+		now := time.Now()
+		req.Header.Set(providers.HeaderWebhookID, p.id)
+		req.Header.Set(providers.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+		req.Header.Set(providers.HeaderWebhookSignature, providers.SignStandardWebhook(p.t.Key, p.id, now, p.body))
+	}
 	resp, err := n.Client.Do(req)
 	if err != nil {
 		// The error text holds the URL, token and all: name the host only.

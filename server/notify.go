@@ -20,7 +20,7 @@ func (s *Server) startNotify() {
 			}
 			out := make([]notify.Target, len(t.Notify))
 			for i, n := range t.Notify {
-				out[i] = notify.Target{URL: n.URL, Format: n.Format, LogLines: n.LogLines}
+				out[i] = notify.Target{URL: n.URL, Format: n.Format, LogLines: n.LogLines, Key: n.Key}
 				for _, st := range n.On {
 					out[i].On = append(out[i].On, store.State(st))
 				}

@@ -47,6 +47,8 @@ type NotifySpec struct {
 	On     []string // final run states that are sent; empty: failed and timed_out
 	// LogLines is how many of the log's last lines a notification carries.
 	LogLines int
+	// Key signs the posts as Standard Webhooks do (nil: unsigned).
+	Key []byte
 }
 
 // StatusSpec is the compiled status block of a trigger.

@@ -403,8 +403,9 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "BadNotify",
-			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run: {command: [true]}\n    notify:\n      - {url: 'hooks.example.org/x?token=t0ken', format: teams, on: [running]}\n",
+			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run: {command: [true]}\n    notify:\n      - {url: 'hooks.example.org/x?token=t0ken', format: teams, on: [running], secret: 'nope!'}\n",
 			want: []string{
+				"triggers[0].notify[0].secret: must be a Standard Webhooks secret, whsec_ followed by base64",
 				"bad.yaml:6: triggers[0].notify[0].url: needs an http:// or https:// URL",
 				`triggers[0].notify[0].format: must be json or slack, not "teams"`,
 				`triggers[0].notify[0].on: names final run states (succeeded, failed, timed_out, cancelled, skipped, superseded, interrupted), not "running"`,

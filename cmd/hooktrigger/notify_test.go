@@ -14,7 +14,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hooktrigger/hooktrigger/providers"
 )
+
+// notifySecret signs the JSON notifications of TestServe_Notify; notifyKey
+// is its key.
+const notifySecret = "whsec_bm90aWZ5LXRlc3Qta2V5LTAxMjM0NTY3ODk="
+
+var notifyKey, _ = providers.DecodeStandardSecret(notifySecret)
 
 // received is one request a notify endpoint got.
 type received struct {
@@ -30,6 +38,7 @@ func TestServe_Notify(t *testing.T) {
 		mu       sync.Mutex
 		got      []received
 		refusals = map[string]int{}
+		jsonIDs  []string
 	)
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -44,9 +53,17 @@ func TestServe_Notify(t *testing.T) {
 		}
 		// The JSON endpoint is down for its first request.
 		if r.URL.Path == "/json" && refusals[r.URL.Path] == 0 {
+			jsonIDs = append(jsonIDs, r.Header.Get("Webhook-Id"))
 			refusals[r.URL.Path]++
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
+		}
+		if r.URL.Path == "/json" {
+			// Signed as Standard Webhooks do, with one id for every try.
+			if err := providers.VerifyStandardWebhook([][]byte{notifyKey}, r.Header, b, time.Now(), time.Minute); err != nil {
+				t.Errorf("the JSON post does not verify: %v", err)
+			}
+			jsonIDs = append(jsonIDs, r.Header.Get("Webhook-Id"))
 		}
 		var m map[string]any
 		if err := json.Unmarshal(b, &m); err != nil {
@@ -69,7 +86,7 @@ triggers:
       script: 'echo one; echo "two <b>"; echo three; exit 2'
     notify:
       - {url: '%[1]s/slack?token=room-token', format: slack, log_lines: 2}
-      - {url: '%[1]s/json', on: [failed, succeeded]}
+      - {url: '%[1]s/json', on: [failed, succeeded], secret: '%[2]s'}
       - {url: '%[1]s/gone?token=never-logged'}
   - name: fine
     provider: github
@@ -78,7 +95,7 @@ triggers:
       command: ['true']
     notify:
       - {url: '%[1]s/slack?token=room-token', format: slack}
-`, sink.URL))
+`, sink.URL, notifySecret))
 	p := MustServe(t, cfg)
 	push := func(trigger, delivery string) string {
 		body := []byte(`{"ref":"refs/heads/main","after":"4f2b1c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b","repository":{"full_name":"acme/app"},"sender":{"login":"alice"}}`)
@@ -133,6 +150,9 @@ triggers:
 			}
 			if refusals["/json"] != 1 {
 				t.Errorf("the JSON endpoint refused %d times, want once before it took it", refusals["/json"])
+			}
+			if len(jsonIDs) != 2 || jsonIDs[0] == "" || jsonIDs[0] != jsonIDs[1] {
+				t.Errorf("Webhook-Id of the two tries: %q, want one id", jsonIDs)
 			}
 		default:
 			t.Errorf("unexpected notification to %s: %v", g.path, g.body)

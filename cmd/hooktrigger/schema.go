@@ -103,6 +103,7 @@ var schemaExtra = map[string]map[string]any{
 	"triggers[].notify[].url":              {"description": "http(s) URL posted to; it may hold a token: ${ENV}, file:/path or a literal"},
 	"triggers[].notify[].format":           {"enum": []any{"json", "slack"}, "description": "json (the run's end as an object, default) or slack ({\"text\": …})"},
 	"triggers[].notify[].on":               {"description": "final run states sent (default failed, timed_out)"},
+	"triggers[].notify[].secret":           {"description": "whsec_… key: each post is signed as Standard Webhooks do (Webhook-Id, Webhook-Timestamp, Webhook-Signature); ${ENV}, file:/path or a literal"},
 	"triggers[].notify[].log_lines":        {"minimum": 0, "maximum": 100, "description": "the log's last lines the notification carries (default 0)"},
 	"triggers[].variables[].regexp_filter": {"description": "every match is removed from the value (GWT semantics)"},
 }
