@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -296,7 +297,12 @@ func TestSecretsNeverShown(t *testing.T) {
 		"file":    "file-SECRET-7a3b9d",
 		"status":  "status-SECRET-6e0f1a",
 		"hmac":    "hmac-SECRET-1d2e3f",
+		"notify":  "notify-SECRET-5c9a0b",
+		"whsec":   "whsec_bm90aWZ5LXNpZ25pbmctU0VDUkVU",
 	}
+	// A notify endpoint that refuses for good: the notifier logs at once.
+	gone := httptest.NewServer(http.NotFoundHandler())
+	defer gone.Close()
 	writeFile(t, filepath.Join(dir, "secret.txt"), secrets["file"]+"\n")
 	cfg := filepath.Join(dir, "hooktrigger.yaml")
 	writeFile(t, cfg, `listen: 127.0.0.1:0
@@ -318,6 +324,8 @@ triggers:
   - name: fromfile
     secret: file:secret.txt
     run: {command: [/bin/sh, -c, 'exit 1']}
+    notify:
+      - {url: '`+gone.URL+`/hook?token=`+secrets["notify"]+`', secret: `+secrets["whsec"]+`}
   - name: signed
     provider: generic
     secret: `+secrets["hmac"]+`
@@ -386,6 +394,7 @@ triggers:
 	for _, d := range list.Deliveries {
 		keep(Do(t, "GET", p.URL+"/api/deliveries/"+d.ID, nil, api))
 	}
+	waitUntil(t, "the refused notification", func() bool { return strings.Contains(p.Logs(), "notification not delivered") })
 	keep(Do(t, "GET", p.URL+"/api/runs", nil, map[string]string{"Authorization": "Bearer " + secrets["api"] + "x"}))
 	keep(Do(t, "GET", p.URL+"/metrics", nil, nil))
 	keep(Do(t, "GET", p.URL+"/readyz", nil, nil))
