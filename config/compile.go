@@ -471,7 +471,7 @@ func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
 }
 
 func (p *parser) compileNotify(field string, n Notify) trigger.NotifySpec {
-	out := trigger.NotifySpec{URL: p.secret(field+".url", n.URL), Format: n.Format, On: n.On, LogLines: n.LogLines}
+	out := trigger.NotifySpec{URL: p.secret(field+".url", n.URL), Format: n.Format, LogLines: n.LogLines}
 	if n.LogLines < 0 || n.LogLines > MaxNotifyLogLines {
 		p.errf(field+".log_lines", "must be between 0 and %d", MaxNotifyLogLines)
 	}
@@ -496,9 +496,11 @@ func (p *parser) compileNotify(field string, n Notify) trigger.NotifySpec {
 		p.errf(field+".format", "must be json or slack, not %q", n.Format)
 	}
 	for _, s := range n.On {
-		if st := store.State(s); !st.Final() || !knownState(st) {
+		st := store.State(s)
+		if !st.Final() || !knownState(st) {
 			p.errf(field+".on", "names final run states (succeeded, failed, timed_out, cancelled, skipped, superseded, interrupted), not %q", s)
 		}
+		out.On = append(out.On, st)
 	}
 	return out
 }

@@ -35,7 +35,7 @@ func FuzzMessage(f *testing.F) {
 			t.Fatalf("%d code fences in %q, want %d", n, text, fences)
 		}
 		for _, format := range []string{notify.FormatJSON, notify.FormatSlack} {
-			b, err := notify.Body(notify.Target{Format: format}, m)
+			b, err := notify.Body(format, m)
 			if err != nil || !json.Valid(b) {
 				t.Fatalf("%s body %q: %v", format, b, err)
 			}

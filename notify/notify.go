@@ -27,6 +27,7 @@ import (
 
 	"github.com/hooktrigger/hooktrigger/providers"
 	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/trigger"
 )
 
 // Formats of a notification's body.
@@ -38,18 +39,8 @@ const (
 // DefaultOn are the states notified when a target names none.
 var DefaultOn = []store.State{store.Failed, store.TimedOut}
 
-// Target is one endpoint of a trigger's notify list.
-type Target struct {
-	URL      string
-	Format   string        // FormatJSON (default) or FormatSlack
-	On       []store.State // final states sent; empty: DefaultOn
-	LogLines int           // the log's last lines the notification carries (0: none)
-	// Key, when set, signs each post as Standard Webhooks do (Webhook-Id,
-	// Webhook-Timestamp, Webhook-Signature); see providers.DecodeStandardSecret.
-	Key []byte
-}
-
-func (t Target) wants(s store.State) bool {
+// wants reports whether target t is told of a run that ended in s.
+func wants(t *trigger.NotifySpec, s store.State) bool {
 	on := t.On
 	if len(on) == 0 {
 		on = DefaultOn
@@ -171,9 +162,9 @@ func slackEscape(s string) string {
 
 var slackReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "```", "'''")
 
-// Body is what a post to t carries for m.
-func Body(t Target, m Message) ([]byte, error) {
-	if t.Format == FormatSlack {
+// Body is what a post in format (FormatJSON or FormatSlack) carries for m.
+func Body(format string, m Message) ([]byte, error) {
+	if format == FormatSlack {
 		return json.Marshal(map[string]string{"text": m.Text()})
 	}
 	return json.Marshal(m)
@@ -192,7 +183,7 @@ const (
 type Notifier struct {
 	// Lookup returns the targets of a trigger (nil: none), from the config
 	// in force.
-	Lookup func(trigger string) []Target
+	Lookup func(trigger string) []trigger.NotifySpec
 	// RunURL returns an absolute link to a run, or "".
 	RunURL func(id string) string
 	// LogTail returns the last lines of a run's log ("" when it has none
@@ -216,7 +207,7 @@ type Notifier struct {
 }
 
 type post struct {
-	t    Target
+	t    *trigger.NotifySpec
 	body []byte
 	run  string
 	id   string // Webhook-Id: the same for every try, so a receiver can drop repeats
@@ -271,15 +262,16 @@ func (n *Notifier) Notify(r *store.Run) error {
 	if n.closing {
 		return ErrClosed
 	}
-	for i, t := range targets {
-		if !t.wants(r.State) {
+	for i := range targets {
+		t := &targets[i]
+		if !wants(t, r.State) {
 			continue
 		}
 		m := m
 		if t.LogLines > 0 && n.LogTail != nil {
 			m.LogTail = n.LogTail(r.ID, t.LogLines)
 		}
-		body, err := Body(t, m)
+		body, err := Body(t.Format, m)
 		if err != nil {
 			return err
 		}

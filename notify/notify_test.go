@@ -12,6 +12,7 @@ import (
 
 	"github.com/hooktrigger/hooktrigger/notify"
 	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/trigger"
 )
 
 func failedRun() *store.Run {
@@ -26,7 +27,9 @@ func failedRun() *store.Run {
 func TestNotifier_ErrorNamesHostOnly(t *testing.T) {
 	var logs bytes.Buffer
 	n := &notify.Notifier{
-		Lookup:   func(string) []notify.Target { return []notify.Target{{URL: "http://127.0.0.1:1/hook?token=s3cr3t"}} },
+		Lookup: func(string) []trigger.NotifySpec {
+			return []trigger.NotifySpec{{URL: "http://127.0.0.1:1/hook?token=s3cr3t"}}
+		},
 		Log:      slog.New(slog.NewTextHandler(&logs, nil)),
 		Attempts: 3,
 		Backoff:  10 * time.Millisecond,
@@ -57,7 +60,7 @@ func TestNotifier_CloseGrace(t *testing.T) {
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 	defer hang.Close()
 	defer close(release)
-	n := &notify.Notifier{Lookup: func(string) []notify.Target { return []notify.Target{{URL: hang.URL}} }}
+	n := &notify.Notifier{Lookup: func(string) []trigger.NotifySpec { return []trigger.NotifySpec{{URL: hang.URL}} }}
 	n.Start()
 	_ = n.Notify(failedRun())
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

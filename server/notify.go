@@ -7,25 +7,18 @@ import (
 
 	"github.com/hooktrigger/hooktrigger/notify"
 	"github.com/hooktrigger/hooktrigger/store"
+	"github.com/hooktrigger/hooktrigger/trigger"
 )
 
 // startNotify creates the notifier of run ends (a trigger's notify list),
 // looked up in the config in force when a run ends.
 func (s *Server) startNotify() {
 	s.notify = &notify.Notifier{
-		Lookup: func(name string) []notify.Target {
-			t, ok := s.cfg.Load().Triggers.ByName(name)
-			if !ok || len(t.Notify) == 0 {
-				return nil
+		Lookup: func(name string) []trigger.NotifySpec {
+			if t, ok := s.cfg.Load().Triggers.ByName(name); ok {
+				return t.Notify
 			}
-			out := make([]notify.Target, len(t.Notify))
-			for i, n := range t.Notify {
-				out[i] = notify.Target{URL: n.URL, Format: n.Format, LogLines: n.LogLines, Key: n.Key}
-				for _, st := range n.On {
-					out[i].On = append(out[i].On, store.State(st))
-				}
-			}
-			return out
+			return nil
 		},
 		RunURL: func(id string) string {
 			if s.cfg.Load().PublicURL == "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/hooktrigger/hooktrigger/extract"
 	"github.com/hooktrigger/hooktrigger/pipeline"
 	"github.com/hooktrigger/hooktrigger/providers"
+	"github.com/hooktrigger/hooktrigger/store"
 )
 
 // Trigger is one compiled trigger. It is immutable once built and safe for
@@ -42,9 +43,9 @@ type Trigger struct {
 // NotifySpec is one entry of a trigger's notify list: an endpoint told
 // how runs ended.
 type NotifySpec struct {
-	URL    string   // may hold a token
-	Format string   // "json" or "slack"
-	On     []string // final run states that are sent; empty: failed and timed_out
+	URL    string        // may hold a token
+	Format string        // "json" or "slack"
+	On     []store.State // final run states that are sent; empty: failed and timed_out
 	// LogLines is how many of the log's last lines a notification carries.
 	LogLines int
 	// Key signs the posts as Standard Webhooks do (nil: unsigned).
