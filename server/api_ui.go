@@ -103,8 +103,8 @@ func (s *Server) listTriggers(w http.ResponseWriter, r *http.Request) {
 type ExtractRequest struct {
 	Payload  *string             `json:"payload,omitempty"`
 	Delivery string              `json:"delivery,omitempty"`
-	Headers  map[string]strslice `json:"headers,omitempty"`
-	Query    map[string]strslice `json:"query,omitempty"`
+	Headers  map[string]StrSlice `json:"headers,omitempty"`
+	Query    map[string]StrSlice `json:"query,omitempty"`
 	Event    string              `json:"event,omitempty"`
 	JSONPath string              `json:"jsonpath,omitempty"`
 	GJSON    string              `json:"gjson,omitempty"`
@@ -112,10 +112,10 @@ type ExtractRequest struct {
 	Trigger  string              `json:"trigger,omitempty"`
 }
 
-// strslice accepts a JSON string or an array of strings.
-type strslice []string
+// StrSlice is a list of strings that JSON may also give as one string.
+type StrSlice []string
 
-func (s *strslice) UnmarshalJSON(b []byte) error {
+func (s *StrSlice) UnmarshalJSON(b []byte) error {
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
 		*s = []string{one}
@@ -240,7 +240,7 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, what stri
 
 // headerAndQuery turns a request's headers and query parameters, each
 // a string or a list, into their net/http forms.
-func headerAndQuery(headers, query map[string]strslice) (http.Header, url.Values) {
+func headerAndQuery(headers, query map[string]StrSlice) (http.Header, url.Values) {
 	h := http.Header{}
 	for k, vs := range headers {
 		for _, v := range vs {

@@ -17,8 +17,8 @@ import (
 // token stands for the sender's signature and no other trigger sees it.
 type RunRequest struct {
 	Payload *string             `json:"payload,omitempty"` // the body; default {}
-	Headers map[string]strslice `json:"headers,omitempty"` // as the sender would send them (X-GitHub-Event …)
-	Query   map[string]strslice `json:"query,omitempty"`
+	Headers map[string]StrSlice `json:"headers,omitempty"` // as the sender would send them (X-GitHub-Event …)
+	Query   map[string]StrSlice `json:"query,omitempty"`
 	// Event (push, pull_request) is written into the header the trigger's
 	// provider reads the event from, over any given in Headers. With an
 	// action (pull_request.opened) the payload must say that action too:

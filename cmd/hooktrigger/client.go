@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hooktrigger/hooktrigger/config"
+	"github.com/hooktrigger/hooktrigger/server"
 )
 
 // apiClient calls the API of a running server, found and authorised as the
@@ -146,14 +147,7 @@ it prints each run's log as it is written instead. Exit status 0: a run started 
 --follow, every run succeeded); 1: no run started, or one did not succeed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// POST /api/triggers/{name}/run's body (server.RunRequest).
-			var req struct {
-				Payload *string             `json:"payload,omitempty"`
-				Headers map[string][]string `json:"headers,omitempty"`
-				Query   map[string][]string `json:"query,omitempty"`
-				Event   string              `json:"event,omitempty"`
-			}
-			req.Event = event
+			req := server.RunRequest{Event: event}
 			if payload != "" {
 				var b []byte
 				var err error
@@ -172,12 +166,8 @@ it prints each run's log as it is written instead. Exit status 0: a run started 
 			if err != nil {
 				return &exitError{2, fmt.Errorf("run: %w", err)}
 			}
-			if len(h) > 0 {
-				req.Headers = h
-			}
-			if q := parseQuery(queries); len(q) > 0 {
-				req.Query = q
-			}
+			req.Headers = strSlices(h)
+			req.Query = strSlices(parseQuery(queries))
 			body, _ := json.Marshal(req)
 			c, err := newAPIClient(*cfgPath, serverURL)
 			if err != nil {
@@ -263,6 +253,18 @@ func (c *apiClient) followRun(ctx context.Context, id string, w io.Writer) (stri
 		return "", errors.New("run " + id + ": the answer names no state")
 	}
 	return run.State, nil
+}
+
+// strSlices is m as RunRequest takes headers and queries (nil when empty).
+func strSlices[M ~map[string][]string](m M) map[string]server.StrSlice {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]server.StrSlice, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // parseHeaders reads 'Name: value' flags.
