@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -562,4 +565,12 @@ func TestExtract(t *testing.T) {
 			t.Fatalf("want exit 1 naming the undeclared event, got %d %q", code, stderr)
 		}
 	})
+}
+
+// hmacHex is the hex HMAC-SHA256 of body under secret, as GitHub, Gitea and
+// Bitbucket sign.
+func hmacHex(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -642,9 +639,7 @@ func TestServe_GiteaAsGitHub(t *testing.T) {
       wait: 10s
 `)
 	deliver := func(event, delivery, body string) *Response {
-		mac := hmac.New(sha256.New, []byte("gitea-secret"))
-		mac.Write([]byte(body))
-		sig := hex.EncodeToString(mac.Sum(nil))
+		sig := hmacHex("gitea-secret", []byte(body))
 		return Do(t, "POST", p.URL+"/hooks/gitea", []byte(body), map[string]string{
 			"Content-Type":        "application/json",
 			"X-Gitea-Delivery":    delivery,
