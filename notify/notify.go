@@ -257,11 +257,8 @@ func (n *Notifier) Notify(r *store.Run) error {
 		link = n.RunURL(r.ID)
 	}
 	m := NewMessage(r, link)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closing {
-		return ErrClosed
-	}
+	// The bodies are made before the lock: a log tail is a file read.
+	var posts []post
 	for i := range targets {
 		t := &targets[i]
 		if !wants(t, r.State) {
@@ -275,11 +272,19 @@ func (n *Notifier) Notify(r *store.Run) error {
 		if err != nil {
 			return err
 		}
+		posts = append(posts, post{t: t, body: body, run: r.ID, id: "msg_" + r.ID + "_" + strconv.Itoa(i)})
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
+		return ErrClosed
+	}
+	for _, p := range posts {
 		select {
-		case n.queue <- post{t: t, body: body, run: r.ID, id: "msg_" + r.ID + "_" + strconv.Itoa(i)}:
+		case n.queue <- p:
 		default:
 			n.dropped.Add(1)
-			n.Log.Warn("notification dropped: too many waiting", "run", r.ID, "to", Host(t.URL))
+			n.Log.Warn("notification dropped: too many waiting", "run", r.ID, "to", Host(p.t.URL))
 		}
 	}
 	return nil

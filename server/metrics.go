@@ -81,41 +81,26 @@ func newMetrics(s *Server) *metrics {
 		Help: "Runs executing on this instance.",
 	}, func() float64 { _, r := s.sched.Stats(); return float64(r) })
 	m.reg.MustRegister(m.deliveries, m.reqDur, m.runs, m.runDur, m.commit, m.reloads, queued, running,
-		resultCounter("hooktrigger_commit_statuses_total", "Commit statuses by result: sent (the API took it), failed (given up: refused, out of attempts, or a final state dropped from a full queue).",
-			map[string]func() uint64{"sent": s.status.Sent, "failed": s.status.Failures}),
-		resultCounter("hooktrigger_notifications_total", "Notifications of a notify list by result: sent (a 2xx), failed (given up: refused, out of attempts, cut by a stop), dropped (the queue was full).",
-			map[string]func() uint64{"sent": s.notify.Sent, "failed": s.notify.Failed, "dropped": s.notify.Dropped}),
 		&buildInfo{s: s},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(resultCounters("hooktrigger_commit_statuses_total", "Commit statuses by result: sent (the API took it), failed (given up: refused, out of attempts, or a final state dropped from a full queue).",
+		map[string]func() uint64{"sent": s.status.Sent, "failed": s.status.Failures})...)
+	m.reg.MustRegister(resultCounters("hooktrigger_notifications_total", "Notifications of a notify list by result: sent (a 2xx), failed (given up: refused, out of attempts, cut by a stop), dropped (the queue was full).",
+		map[string]func() uint64{"sent": s.notify.Sent, "failed": s.notify.Failed, "dropped": s.notify.Dropped})...)
 	return m
 }
 
-// resultCounter is one counter per result label, each read from a function
-// at scrape time.
-func resultCounter(name, help string, results map[string]func() uint64) prometheus.Collector {
-	var cs multiCollector
+// resultCounters are one counter per result label, each read from a
+// function at scrape time.
+func resultCounters(name, help string, results map[string]func() uint64) []prometheus.Collector {
+	var cs []prometheus.Collector
 	for result, f := range results {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: name, Help: help, ConstLabels: prometheus.Labels{"result": result},
 		}, func() float64 { return float64(f()) }))
 	}
 	return cs
-}
-
-// multiCollector collects several collectors as one.
-type multiCollector []prometheus.Collector
-
-func (m multiCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m {
-		c.Describe(ch)
-	}
-}
-
-func (m multiCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m {
-		c.Collect(ch)
-	}
 }
 
 // buildInfo reads Server.Version at scrape time: it is set after New.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -75,8 +76,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) (*
 	return resp, nil
 }
 
-// call sends a request and reads the answer, which must have status want.
-func (c *apiClient) call(ctx context.Context, method, path string, body []byte, want int) ([]byte, error) {
+// call sends a request and reads the answer, which must have one of the
+// statuses want.
+func (c *apiClient) call(ctx context.Context, method, path string, body []byte, want ...int) ([]byte, error) {
 	resp, err := c.do(ctx, method, path, body)
 	if err != nil {
 		return nil, err
@@ -86,7 +88,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, body []byte, 
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != want && !(want == http.StatusOK && resp.StatusCode == http.StatusAccepted) {
+	if !slices.Contains(want, resp.StatusCode) {
 		return nil, &exitError{1, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(out))}
 	}
 	return out, nil
@@ -174,7 +176,7 @@ it prints each run's log as it is written instead. Exit status 0: a run started 
 				return err
 			}
 			ctx := cmd.Context()
-			out, err := c.call(ctx, http.MethodPost, "/api/triggers/"+url.PathEscape(args[0])+"/run", body, http.StatusOK)
+			out, err := c.call(ctx, http.MethodPost, "/api/triggers/"+url.PathEscape(args[0])+"/run", body, http.StatusOK, http.StatusAccepted)
 			if err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
