@@ -501,18 +501,19 @@ func openFile(name string, flags int) (fdFile, error) {
 	}
 }
 
-// AppendLog adds one line of hooktrigger's own, "[hooktrigger: msg]", to
-// the log at path.
-func AppendLog(path, msg string) error {
+// noteLog adds a line of hooktrigger's own (see logCapture.note) to the
+// log at path, between two executions.
+func noteLog(path, format string, args ...any) error {
 	f, err := appendFile(path)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write([]byte("[hooktrigger: " + msg + "]\n"))
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	lc := &logCapture{f: f}
+	lc.note(format, args...)
+	if cerr := f.Close(); lc.err == nil {
+		lc.err = cerr
 	}
-	return err
+	return lc.err
 }
 
 // clearRunDir removes from dir everything but the run's own files (the

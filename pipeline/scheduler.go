@@ -625,7 +625,7 @@ func (s *Scheduler) again(ctx context.Context, it *item, job *Job, resp **Result
 	if rt.Delay > 0 {
 		next += " in " + rt.Delay.String()
 	}
-	if err := AppendLog(job.LogPath, fmt.Sprintf("attempt %d %s; %s", r.Attempt+1, why, next)); err != nil {
+	if err := noteLog(job.LogPath, "attempt %d %s; %s", r.Attempt+1, why, next); err != nil {
 		s.log.Warn("cannot write to the run's log", "run", r.ID, "err", err)
 	}
 	r.Attempt++
