@@ -497,7 +497,7 @@ func (p *parser) compileNotify(field string, n Notify) trigger.NotifySpec {
 	}
 	for _, s := range n.On {
 		st := store.State(s)
-		if !st.Final() || !knownState(st) {
+		if !finalState(st) {
 			p.errf(field+".on", "names final run states (succeeded, failed, timed_out, cancelled, skipped, superseded, interrupted), not %q", s)
 		}
 		out.On = append(out.On, st)
@@ -505,7 +505,8 @@ func (p *parser) compileNotify(field string, n Notify) trigger.NotifySpec {
 	return out
 }
 
-func knownState(s store.State) bool {
+// finalState reports whether s names one of the final run states.
+func finalState(s store.State) bool {
 	switch s {
 	case store.Succeeded, store.Failed, store.TimedOut, store.Cancelled, store.Skipped, store.Superseded, store.Interrupted:
 		return true
