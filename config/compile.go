@@ -297,6 +297,13 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		}
 		t.Tags = g
 	}
+	if len(rt.Paths) > 0 {
+		g, err := trigger.CompileGlobs(rt.Paths)
+		if err != nil {
+			p.errf(field+".paths", "%v", err)
+		}
+		t.Paths = g
+	}
 
 	// Variables.
 	seen := map[string]bool{}

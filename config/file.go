@@ -60,6 +60,7 @@ type Trigger struct {
 	Events         []string   `yaml:"events"`
 	Branches       []string   `yaml:"branches"`
 	Tags           []string   `yaml:"tags"`
+	Paths          []string   `yaml:"paths"`
 	Variables      []Variable `yaml:"variables"`
 	Filter         *Filter    `yaml:"filter"`
 	Response       string     `yaml:"response"`

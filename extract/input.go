@@ -119,6 +119,14 @@ func (in *Input) Body() []byte {
 	return in.bodyB
 }
 
+// JSON returns the body that jsonpath, gjson and xpath variables see, and
+// whether it is valid JSON. The validation is made once per Input and
+// shared with JSONPath variables.
+func (in *Input) JSON() (body string, valid bool) {
+	_, err := in.validJSON()
+	return in.body, err == nil
+}
+
 // DecodeCount reports how many times the JSON body was decoded into a
 // document (for tests and benchmarks; it is at most 1).
 func (in *Input) DecodeCount() int { return int(in.decodes.Load()) }

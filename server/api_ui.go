@@ -45,6 +45,7 @@ type triggerInfo struct {
 	Events    []string       `json:"events"`
 	Branches  []string       `json:"branches,omitempty"`
 	Tags      []string       `json:"tags,omitempty"`
+	Paths     []string       `json:"paths,omitempty"`
 	Filters   []filterDesc   `json:"filters"`
 	Variables []variableDesc `json:"variables"`
 	LastRun   *store.Run     `json:"last_run,omitempty"`
@@ -58,7 +59,7 @@ func (s *Server) triggerInfos(r *http.Request) ([]triggerInfo, error) {
 	out := []triggerInfo{}
 	for _, t := range s.cfg.Load().Triggers.All() {
 		ti := triggerInfo{Name: t.Name, Path: t.Path, Provider: t.ProviderName, Events: t.Events,
-			Branches: t.Branches.Patterns(), Tags: t.Tags.Patterns(), Filters: []filterDesc{}, Variables: []variableDesc{}}
+			Branches: t.Branches.Patterns(), Tags: t.Tags.Patterns(), Paths: t.Paths.Patterns(), Filters: []filterDesc{}, Variables: []variableDesc{}}
 		if ti.Events == nil {
 			ti.Events = []string{}
 		}

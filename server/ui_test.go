@@ -64,6 +64,7 @@ triggers:
     provider: github
     secret: gh-secret
     branches: [release/*]
+    paths: ['charts/**', '!**/*.md']
     run:
       script: echo release
 `
@@ -441,7 +442,7 @@ func TestAPI_Triggers(t *testing.T) {
 	var got struct {
 		Triggers []struct {
 			Name, Path, Provider string
-			Branches             []string
+			Branches, Paths      []string
 			Filters              []struct{ Kind, Text, Expression string }
 			Variables            []struct{ Name, Source, Expression string }
 		}
@@ -457,7 +458,13 @@ func TestAPI_Triggers(t *testing.T) {
 		b.Filters[0].Expression != "^refs/heads/main$" || len(b.Variables) != 1 || b.Variables[0].Source != "jsonpath" || b.Variables[0].Expression != "$.ref" {
 		t.Errorf("build: %+v", b)
 	}
-	if rel.Name != "release" || rel.Provider != "github" || len(rel.Branches) != 1 || rel.Branches[0] != "release/*" {
+	if rel.Name != "release" || rel.Provider != "github" || len(rel.Branches) != 1 || rel.Branches[0] != "release/*" ||
+		strings.Join(rel.Paths, " ") != "charts/** !**/*.md" {
 		t.Errorf("release: %+v", rel)
+	}
+	cookie, _ := signIn(t, base)
+	page := send(t, "GET", base+"/ui/triggers", "", nil, cookie)
+	if !strings.Contains(page.body, "<dt>Paths</dt><dd><code>charts/**, !**/*.md</code></dd>") {
+		t.Errorf("the triggers page does not show the paths:\n%s", page.body)
 	}
 }

@@ -30,6 +30,7 @@ type Trigger struct {
 	Events       []string
 	Branches     *Globs
 	Tags         *Globs
+	Paths        *Globs // changed files of a push; see ChangedFiles
 	Variables    []*extract.Variable
 	Filters      []Filter
 	Verbose      bool // response: verbose — variable values appear in the response
@@ -92,7 +93,8 @@ type Decision struct {
 var ErrMalformedBody = extract.ErrMalformedBody
 
 // Decide resolves the trigger's variables on the delivery and applies its
-// filters in order: events, branches and tags, then the configured filters.
+// filters in order: events, branches and tags, paths, then the configured
+// filters.
 func (t *Trigger) Decide(req *providers.Request, info *providers.Info, in *extract.Input) Decision {
 	d := Decision{Trigger: t}
 	if len(t.Events) > 0 && !MatchEvent(t.Events, info) {
@@ -101,6 +103,12 @@ func (t *Trigger) Decide(req *providers.Request, info *providers.Info, in *extra
 	}
 	if t.Branches != nil || t.Tags != nil {
 		if ok, why := t.matchRef(info); !ok {
+			d.Reason = why
+			return d
+		}
+	}
+	if t.Paths != nil {
+		if ok, why := t.matchPaths(in); !ok {
 			d.Reason = why
 			return d
 		}
@@ -180,7 +188,7 @@ func (t *Trigger) matchRef(info *providers.Info) (bool, string) {
 	return true, ""
 }
 
-// Globs is a list of branch or tag patterns: `*` matches within one path
+// Globs is a list of branch, tag or file patterns: `*` matches within one path
 // segment, `**` across segments, and a leading `!` excludes. A name matches
 // when it matches some include pattern (or there are only excludes) and no
 // exclude pattern.

@@ -182,7 +182,7 @@ func decodeGWT(tb testing.TB, r *Response) gwtReplyBody {
 
 func readCorpus(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("/work/shared/corpus", name))
+	b, err := os.ReadFile(filepath.Join(corpusDir(tb), name))
 	if err != nil {
 		tb.Skipf("corpus payload: %v", err)
 	}

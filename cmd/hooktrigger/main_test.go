@@ -405,6 +405,11 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "BadPaths",
+			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    paths: ['src/**', '!', 'a[']\n    run: {command: [true]}\n",
+			want: []string{"bad.yaml:4: triggers[0].paths: empty pattern"},
+		},
+		{
 			name: "BadNotify",
 			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run: {command: [true]}\n    notify:\n      - {url: 'hooks.example.org/x?token=t0ken', format: teams, on: [running], secret: 'nope!'}\n",
 			want: []string{

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -928,5 +929,101 @@ triggers:
 	}
 	if run := WaitRun(t, p.URL, "api-secret", flaky); run["state"] != "succeeded" {
 		t.Errorf("flaky after its retry: %v", run)
+	}
+}
+
+// TestServe_Paths: triggers on one path that build different parts of a
+// monorepo fire by the files a push changed, read from real GitHub and
+// GitLab payloads; a delivery that does not list its files fires them all.
+func TestServe_Paths(t *testing.T) {
+	corpus := corpusDir(t)
+	p := serveTriggers(t, `  - name: readme
+    path: /hooks/mono
+    provider: github
+    secret: gh-secret
+    paths: ['README.md']
+    run: {command: ['true']}
+  - name: api
+    path: /hooks/mono
+    provider: github
+    secret: gh-secret
+    paths: ['services/api/**', '!**/*.md']
+    run: {command: ['true']}
+  - name: gitlab-docs
+    provider: gitlab
+    secret: gl-secret
+    paths: ['*.md']
+    run: {command: ['true']}
+`)
+	type answer struct {
+		Runs    []struct{ Trigger string } `json:"runs"`
+		Skipped []struct{ Trigger, Reason string }
+	}
+	read := func(r *Response) (fired []string, skipped map[string]string) {
+		t.Helper()
+		var a answer
+		if err := json.Unmarshal(r.Body, &a); err != nil {
+			t.Fatalf("%d %s: %v", r.Status, r.Body, err)
+		}
+		skipped = map[string]string{}
+		for _, run := range a.Runs {
+			fired = append(fired, run.Trigger)
+		}
+		for _, s := range a.Skipped {
+			skipped[s.Trigger] = s.Reason
+		}
+		return fired, skipped
+	}
+	github := func(body []byte, event, id string) *Response {
+		return Do(t, "POST", p.URL+"/hooks/mono", body, map[string]string{"Content-Type": "application/json",
+			"X-GitHub-Event": event, "X-GitHub-Delivery": id, "X-Hub-Signature-256": "sha256=" + hmacHex("gh-secret", body)})
+	}
+
+	// GitHub's own push of a new branch adds README.md.
+	newBranch := mustRead(t, filepath.Join(corpus, "github/push/with-new-branch.payload.json"))
+	fired, skipped := read(github(newBranch, "push", "d1"))
+	if !slices.Equal(fired, []string{"readme"}) || !strings.Contains(skipped["api"], "none of the 1 changed files matches paths [services/api/** !**/*.md]") {
+		t.Errorf("README.md pushed: fired %v, skipped %v", fired, skipped)
+	}
+	// The same push changing a file of the API too.
+	api := withJSON(t, newBranch, func(m map[string]any) {
+		m["commits"].([]any)[0].(map[string]any)["modified"] = []any{"services/api/handler.go", "services/api/README.md"}
+	})
+	if fired, skipped = read(github(api, "push", "d2")); !slices.Equal(fired, []string{"readme", "api"}) {
+		t.Errorf("README.md and an API file pushed: fired %v, skipped %v", fired, skipped)
+	}
+	// Only a Markdown file under the API: excluded.
+	apiDoc := withJSON(t, newBranch, func(m map[string]any) {
+		m["commits"].([]any)[0].(map[string]any)["added"] = []any{"services/api/CHANGES.md"}
+	})
+	if fired, skipped = read(github(apiDoc, "push", "d3")); len(fired) != 0 || skipped["api"] == "" || skipped["readme"] == "" {
+		t.Errorf("an excluded file pushed: fired %v, skipped %v", fired, skipped)
+	}
+	// A push listing no commits does not say what changed: both fire.
+	noCommits := mustRead(t, filepath.Join(corpus, "github/push/payload.json"))
+	if fired, skipped = read(github(noCommits, "push", "d4")); !slices.Equal(fired, []string{"readme", "api"}) {
+		t.Errorf("a push without commits: fired %v, skipped %v", fired, skipped)
+	}
+
+	gitlab := func(name, event, id string) (fired []string, skipped map[string]string) {
+		body := mustRead(t, filepath.Join(corpus, "gitlab", name))
+		return read(Do(t, "POST", p.URL+"/hooks/gitlab-docs", body, map[string]string{"Content-Type": "application/json",
+			"X-Gitlab-Event": event, "X-Gitlab-Token": "gl-secret", "Idempotency-Key": id}))
+	}
+	// GitLab's tag push changed UPGRADE.md (and Gemfile): it fires.
+	if fired, skipped = gitlab("tag_push.json", "Tag Push Hook", "g1"); !slices.Equal(fired, []string{"gitlab-docs"}) {
+		t.Errorf("GitLab tag push: fired %v, skipped %v", fired, skipped)
+	}
+	// GitLab's push lists 2 of its 4 commits: what changed is not known,
+	// so it fires though neither listed commit touches a Markdown file.
+	if fired, skipped = gitlab("push.json", "Push Hook", "g2"); !slices.Equal(fired, []string{"gitlab-docs"}) {
+		t.Errorf("GitLab push with commits left out: fired %v, skipped %v", fired, skipped)
+	}
+	// With every commit listed, the same push is skipped.
+	body := withJSON(t, mustRead(t, filepath.Join(corpus, "gitlab/push.json")), func(m map[string]any) { m["total_commits_count"] = 2 })
+	r := Do(t, "POST", p.URL+"/hooks/gitlab-docs", body, map[string]string{"Content-Type": "application/json",
+		"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "gl-secret", "Idempotency-Key": "g3"})
+	if fired, skipped = read(r); len(fired) != 0 || !strings.Contains(skipped["gitlab-docs"], "changed files matches paths [*.md]") {
+		t.Errorf("GitLab push with every commit: fired %v, skipped %v", fired, skipped)
 	}
 }
