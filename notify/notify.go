@@ -3,10 +3,11 @@
 // as Mattermost) or any service that takes JSON.
 //
 // Sending never blocks a run: Notify queues, a few senders post, and a
-// refused or failed post is tried again with a growing delay. What is still
-// queued when the server stops gets Close's grace, then is dropped with a
-// warning. Endpoint URLs often carry a token (Slack's do), so logs name
-// only their host.
+// refused or failed post is tried again with a growing delay. A sender
+// records a run's notifications as owed (Notifier.Pending) before its first
+// post and as settled after its last, so that those a crash, or a stop
+// whose grace ran out, left unsent can be sent at the next start. Endpoint
+// URLs often carry a token (Slack's do), so logs name only their host.
 package notify
 
 import (
@@ -189,6 +190,11 @@ type Notifier struct {
 	// LogTail returns the last lines of a run's log ("" when it has none
 	// here); nil: notifications carry no log.
 	LogTail func(id string, lines int) string
+	// Pending, when set, is told that the notifications of a run are owed
+	// (true), before the first of them is posted, and settled (false) once
+	// each was taken, refused for good or out of attempts: not when a stop
+	// cut one short. It is called by the senders, never by Notify.
+	Pending func(run string, owed bool)
 	Client  *http.Client // nil: one with a 10s timeout
 	Log     *slog.Logger
 
@@ -200,10 +206,16 @@ type Notifier struct {
 
 	mu      sync.Mutex
 	closing bool
-	queue   chan post
+	queue   chan job
 	stop    context.Context // ends the waits between tries once Close's grace is over
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+}
+
+// job is the posts of one run's end.
+type job struct {
+	run   string
+	posts []post
 }
 
 type post struct {
@@ -233,7 +245,7 @@ func (n *Notifier) Start() {
 	if n.Queue <= 0 {
 		n.Queue = DefaultQueue
 	}
-	n.queue = make(chan post, n.Queue)
+	n.queue = make(chan job, n.Queue)
 	n.stop, n.cancel = context.WithCancel(context.Background())
 	for range senders {
 		n.wg.Add(1)
@@ -242,15 +254,16 @@ func (n *Notifier) Start() {
 }
 
 // Notify queues the notifications of run r, if it has ended in a state
-// one of its trigger's targets asks for. It never blocks: when the queue is
-// full the notification is dropped with a warning.
-func (n *Notifier) Notify(r *store.Run) error {
+// one of its trigger's targets asks for, and returns how many it queued.
+// It never blocks: when the queue is full the notifications are dropped
+// with a warning.
+func (n *Notifier) Notify(r *store.Run) (int, error) {
 	if r == nil || !r.State.Final() || n.Lookup == nil {
-		return nil
+		return 0, nil
 	}
 	targets := n.Lookup(r.Trigger)
 	if len(targets) == 0 {
-		return nil
+		return 0, nil
 	}
 	var link string
 	if n.RunURL != nil {
@@ -270,57 +283,85 @@ func (n *Notifier) Notify(r *store.Run) error {
 		}
 		body, err := Body(t.Format, m)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		posts = append(posts, post{t: t, body: body, run: r.ID, id: "msg_" + r.ID + "_" + strconv.Itoa(i)})
+	}
+	if len(posts) == 0 {
+		return 0, nil
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closing {
-		return ErrClosed
+		return 0, ErrClosed
 	}
-	for _, p := range posts {
-		select {
-		case n.queue <- p:
-		default:
-			n.dropped.Add(1)
-			n.Log.Warn("notification dropped: too many waiting", "run", r.ID, "to", Host(p.t.URL))
-		}
+	select {
+	case n.queue <- job{run: r.ID, posts: posts}:
+		return len(posts), nil
+	default:
+		n.dropped.Add(uint64(len(posts)))
+		n.Log.Warn("notifications dropped: too many waiting", "run", r.ID, "count", len(posts))
+		return 0, nil
 	}
-	return nil
 }
 
 func (n *Notifier) send() {
 	defer n.wg.Done()
-	for p := range n.queue {
-		n.deliver(p)
+	for j := range n.queue {
+		n.handle(j)
+	}
+}
+
+// handle posts the notifications of one run's end, at once, between the
+// records that they are owed and settled.
+func (n *Notifier) handle(j job) {
+	if n.Pending != nil {
+		n.Pending(j.run, true)
+	}
+	var wg sync.WaitGroup
+	var cut atomic.Bool
+	for _, p := range j.posts {
+		wg.Go(func() {
+			if !n.deliver(p) {
+				cut.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	if n.Pending != nil && !cut.Load() {
+		n.Pending(j.run, false)
 	}
 }
 
 // deliver posts p until the endpoint takes it, it refuses it for good, or
-// the attempts or Close's grace run out.
-func (n *Notifier) deliver(p post) {
+// the attempts run out (settled is true), or Close's grace ends (false).
+func (n *Notifier) deliver(p post) (settled bool) {
 	wait := n.Backoff
 	for attempt := 1; ; attempt++ {
 		again, err := n.try(p)
 		if err == nil {
 			n.sent.Add(1)
-			return
+			return true
+		}
+		if n.stop.Err() != nil {
+			break
 		}
 		if !again || attempt >= n.Attempts {
 			n.failed.Add(1)
 			n.Log.Warn("notification not delivered", "run", p.run, "to", Host(p.t.URL), "attempts", attempt, "err", err)
-			return
+			return true
 		}
 		select {
 		case <-time.After(wait):
 			wait *= 2
+			continue
 		case <-n.stop.Done():
-			n.failed.Add(1)
-			n.Log.Warn("notification not delivered before the stop", "run", p.run, "to", Host(p.t.URL), "err", err)
-			return
 		}
+		break
 	}
+	n.failed.Add(1)
+	n.Log.Warn("notification not delivered before the stop; it is sent again at the next start", "run", p.run, "to", Host(p.t.URL))
+	return false
 }
 
 // try posts p once. again says whether another try may succeed.
@@ -359,7 +400,8 @@ func (n *Notifier) try(p post) (again bool, err error) {
 }
 
 // Close stops taking notifications and waits, until ctx ends, for the
-// queued ones to be sent; what remains is dropped.
+// queued ones to be sent. What remains is not posted, but still recorded
+// as owed (Pending) so that the next start sends it.
 func (n *Notifier) Close(ctx context.Context) {
 	n.mu.Lock()
 	if n.closing || n.queue == nil {

@@ -3,10 +3,12 @@ package notify_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ func TestNotifier_ErrorNamesHostOnly(t *testing.T) {
 		Backoff:  10 * time.Millisecond,
 	}
 	n.Start()
-	if err := n.Notify(failedRun()); err != nil {
+	if _, err := n.Notify(failedRun()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -48,7 +50,7 @@ func TestNotifier_ErrorNamesHostOnly(t *testing.T) {
 	if strings.Contains(out, "s3cr3t") || strings.Contains(out, "/hook") {
 		t.Errorf("the log holds the URL's path or token:\n%s", out)
 	}
-	if err := n.Notify(failedRun()); err != notify.ErrClosed {
+	if _, err := n.Notify(failedRun()); err != notify.ErrClosed {
 		t.Errorf("Notify after Close: %v, want ErrClosed", err)
 	}
 }
@@ -62,7 +64,7 @@ func TestNotifier_CloseGrace(t *testing.T) {
 	defer close(release)
 	n := &notify.Notifier{Lookup: func(string) []trigger.NotifySpec { return []trigger.NotifySpec{{URL: hang.URL}} }}
 	n.Start()
-	_ = n.Notify(failedRun())
+	_, _ = n.Notify(failedRun())
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -84,5 +86,82 @@ func TestMessage_Text(t *testing.T) {
 	want := "hooktrigger: run <https://ci.example.org/ui/runs/01run|01run> of *a&lt;b&gt;&amp;c* failed (exit status 1, 3 attempts) after 1m30s — acme/app main 4f2b1c9 by alice: exit &lt;1&gt;"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// TestNotifier_Pending: a run's notifications are recorded as owed before
+// they are posted and as settled once each was taken or refused for good;
+// those that Close's grace cut short, posting or still queued, stay owed.
+func TestNotifier_Pending(t *testing.T) {
+	release := make(chan struct{})
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/hang":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case "/gone":
+			http.NotFound(w, r)
+		}
+	}))
+	defer sink.Close()
+	defer close(release)
+	var mu sync.Mutex
+	events := map[string][]bool{}
+	n := &notify.Notifier{
+		Lookup: func(name string) []trigger.NotifySpec {
+			switch name {
+			case "ok":
+				return []trigger.NotifySpec{{URL: sink.URL + "/ok"}, {URL: sink.URL + "/gone"}}
+			case "hang":
+				return []trigger.NotifySpec{{URL: sink.URL + "/ok"}, {URL: sink.URL + "/hang"}}
+			}
+			return nil
+		},
+		Pending: func(run string, owed bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			events[run] = append(events[run], owed)
+		},
+		Backoff: 10 * time.Millisecond,
+	}
+	n.Start()
+	run := func(id, trig string, state store.State) *store.Run {
+		r := failedRun()
+		r.ID, r.Trigger, r.State = id, trig, state
+		return r
+	}
+	if q, err := n.Notify(run("settled", "ok", store.Failed)); q != 2 || err != nil {
+		t.Fatalf("Notify: %d %v, want 2 posts queued", q, err)
+	}
+	if q, _ := n.Notify(run("unwanted", "ok", store.Succeeded)); q != 0 {
+		t.Errorf("a state no target asks for queued %d posts", q)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		done := len(events["settled"]) == 2
+		mu.Unlock()
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Two runs hang both senders; the third waits in the queue.
+	for _, id := range []string{"cut1", "cut2", "queued"} {
+		if q, _ := n.Notify(run(id, "hang", store.Failed)); q != 2 {
+			t.Fatalf("%s: %d posts queued", id, q)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	n.Close(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string][]bool{"settled": {true, false}, "cut1": {true}, "cut2": {true}, "queued": {true}}
+	if fmt.Sprint(events) != fmt.Sprint(want) {
+		t.Errorf("Pending calls %v, want %v", events, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hooktrigger/hooktrigger/notify"
 	"github.com/hooktrigger/hooktrigger/store"
@@ -27,10 +28,50 @@ func (s *Server) startNotify() {
 			return s.runURL(id)
 		},
 		LogTail: func(id string, lines int) string { return logTail(s.sched.LogPath(id), lines) },
-		Log:     s.log,
+		Pending: func(id string, owed bool) {
+			owner := ""
+			if owed {
+				owner = s.sched.Instance
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.store.SetNotifyPending(ctx, id, owner); err != nil {
+				s.log.Warn("cannot record the notifications of a run as owed or sent", "run", id, "owed", owed, "err", err)
+			}
+		},
+		Log: s.log,
 	}
 	s.notify.Start()
-	s.OnRunChange(func(r *store.Run) { _ = s.notify.Notify(r) })
+	s.OnRunChange(func(r *store.Run) { _, _ = s.notify.Notify(r) })
+}
+
+// resendNotifications sends the notifications that an earlier process (or,
+// with a shared database, an instance that died) owed: a crash or a stop
+// whose grace ran out left them unsent. Those no target asks for any more
+// (the config changed) are settled unsent.
+func (s *Server) resendNotifications(ctx context.Context) {
+	runs, err := s.store.TakeNotifyPending(ctx, s.sched.Instance)
+	if err != nil {
+		s.log.Warn("cannot list the notifications left unsent", "err", err)
+		return
+	}
+	sent := 0
+	for _, r := range runs {
+		n, err := s.notify.Notify(r)
+		if n > 0 {
+			sent++
+			continue
+		}
+		if err == nil {
+			err = s.store.SetNotifyPending(ctx, r.ID, "")
+		}
+		if err != nil {
+			s.log.Warn("cannot send the notifications left unsent", "run", r.ID, "err", err)
+		}
+	}
+	if sent > 0 {
+		s.log.Info("notifications left unsent by an instance that stopped are sent again", "runs", sent)
+	}
 }
 
 // logTailBytes bounds what a notification reads of a log's end.
@@ -70,4 +111,23 @@ func (s *Server) closeNotify() {
 	ctx, cancel := context.WithTimeout(context.Background(), statusCloseGrace)
 	defer cancel()
 	s.notify.Close(ctx)
+}
+
+// adoptInterval is how often an instance sharing the database takes the
+// notifications owed by instances that died.
+const adoptInterval = 10 * time.Second
+
+// adoptNotifications sends, while ctx lasts, the notifications owed by
+// instances that died (see resendNotifications).
+func (s *Server) adoptNotifications(ctx context.Context) {
+	t := time.NewTicker(adoptInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.resendNotifications(ctx)
+		}
+	}
 }

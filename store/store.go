@@ -148,6 +148,16 @@ type Store interface {
 	// state since since, whose commit status for it was not accepted, and
 	// that carry no status note (a note says why it failed for good).
 	StatusUnreported(ctx context.Context, triggers []string, since time.Time) ([]*Run, error)
+	// SetNotifyPending records that instance owes the notifications of run
+	// id's end ("" : they are settled).
+	SetNotifyPending(ctx context.Context, id, instance string) error
+	// TakeNotifyPending makes instance the owner of the notifications owed
+	// by others that can no longer send them, and returns those runs: in a
+	// Shared store, the instances that are not alive; else every other
+	// owner (an earlier process). Owed notifications of runs that are
+	// queued or running again (re-queued after an interruption) are
+	// settled instead, unsent.
+	TakeNotifyPending(ctx context.Context, instance string) ([]*Run, error)
 	// InterruptRunning marks every run left running as interrupted and
 	// returns them (for crash recovery at start). A Shared store marks only
 	// the runs of instances that are no longer alive.

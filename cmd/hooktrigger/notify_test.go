@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -177,4 +178,126 @@ func waitLog(t *testing.T, p *Proc, text string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// refusingSink is a notify endpoint that answers 503 until accept is
+// called, then 204, and records each post as "RUN WEBHOOK-ID STATUS".
+type refusingSink struct {
+	*httptest.Server
+	mu        sync.Mutex
+	accepting bool
+	posts     []string
+}
+
+func newRefusingSink(t *testing.T) *refusingSink {
+	s := &refusingSink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if err := providers.VerifyStandardWebhook([][]byte{notifyKey}, r.Header, b, time.Now(), time.Minute); err != nil {
+			t.Errorf("the post does not verify: %v", err)
+		}
+		var m struct {
+			RunID string `json:"run_id"`
+		}
+		_ = json.Unmarshal(b, &m)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		status := http.StatusServiceUnavailable
+		if s.accepting {
+			status = http.StatusNoContent
+		}
+		s.posts = append(s.posts, fmt.Sprintf("%s %s %d", m.RunID, r.Header.Get("Webhook-Id"), status))
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *refusingSink) accept() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accepting = true
+}
+
+func (s *refusingSink) got() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.posts)
+}
+
+// wait waits up to within for n posts and returns them.
+func (s *refusingSink) wait(t *testing.T, n int, within time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for len(s.got()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("want %d posts within %s, got %v", n, within, s.got())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s.got()
+}
+
+// failingDeploy is a config whose trigger deploy fails and notifies sink;
+// top adds settings (such as database:).
+func failingDeploy(t *testing.T, sink *refusingSink, top string) string {
+	cfg := filepath.Join(t.TempDir(), "hooktrigger.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: ./data
+api_token: api-secret
+%striggers:
+  - name: deploy
+    secret: tok
+    run:
+      command: ['false']
+    notify:
+      - {url: '%s/hook', secret: '%s'}
+`, top, sink.URL, notifySecret))
+	return cfg
+}
+
+// failDeploy delivers to p's deploy trigger, waits for the run to end and
+// returns its id.
+func failDeploy(t *testing.T, p *Proc) string {
+	t.Helper()
+	r := Do(t, "POST", p.URL+"/hooks/deploy", []byte(`{}`), map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("delivery: %d %s", r.Status, r.Body)
+	}
+	run := r.JSON(t)["runs"].([]any)[0].(map[string]any)["id"].(string)
+	WaitRun(t, p.URL, "api-secret", run)
+	return run
+}
+
+// TestServe_NotifyAfterCrash: a notification owed when the server is
+// SIGKILLed (its endpoint was refusing it) is sent by the next start, with
+// the same Webhook-Id; a notification sent once is not sent again by the
+// start after that.
+func TestServe_NotifyAfterCrash(t *testing.T) {
+	sink := newRefusingSink(t)
+	cfg := failingDeploy(t, sink, "")
+	p := MustServe(t, cfg)
+	run := failDeploy(t, p)
+	sink.wait(t, 1, 15*time.Second) // refused; the next try is a second away
+	p.Kill()
+
+	sink.accept()
+	p = MustServe(t, cfg)
+	posts := sink.wait(t, 2, 15*time.Second)
+	id := "msg_" + run + "_0"
+	if want := []string{run + " " + id + " 503", run + " " + id + " 204"}; !slices.Equal(posts, want) {
+		t.Errorf("posts %q, want %q: refused, then sent again by the next start with the same id", posts, want)
+	}
+	if !strings.Contains(p.Logs(), "notifications left unsent by an instance that stopped are sent again") {
+		t.Errorf("the restart does not say it sent owed notifications:\n%s", p.Logs())
+	}
+	// Once sent, it is settled: the next start sends nothing.
+	time.Sleep(200 * time.Millisecond)
+	p.Stop(t)
+	p = MustServe(t, cfg)
+	time.Sleep(500 * time.Millisecond)
+	if got := sink.got(); len(got) != 2 {
+		t.Errorf("a start after the notification was sent posted again: %v", got)
+	}
+	p.Stop(t)
 }

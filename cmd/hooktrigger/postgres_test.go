@@ -680,3 +680,27 @@ func TestPostgres_QuietPeriodAcrossInstances(t *testing.T) {
 		t.Errorf("want only the last delivery's run executed, once; got %v", ran)
 	}
 }
+
+// TestPostgres_NotifyAdopted: the notification an instance owed when it was
+// SIGKILLed is sent by another instance sharing the database, once the
+// dead instance's heartbeat is stale, with the same Webhook-Id.
+func TestPostgres_NotifyAdopted(t *testing.T) {
+	db := mustDatabase(t)
+	sink := newRefusingSink(t)
+	a := MustServe(t, failingDeploy(t, sink, "database: "+db+"\n"))
+	b := MustServe(t, failingDeploy(t, sink, "database: "+db+"\n"))
+	defer b.Stop(t)
+	run := failDeploy(t, a)
+	sink.wait(t, 1, 15*time.Second)
+	a.Kill()
+	sink.accept()
+	// Stale after 10s, taken at B's next look (every 10s).
+	posts := sink.wait(t, 2, 40*time.Second)
+	id := "msg_" + run + "_0"
+	if posts[len(posts)-1] != run+" "+id+" 204" {
+		t.Errorf("posts %q: want the last one the owed notification, sent by the other instance with id %s", posts, id)
+	}
+	if !strings.Contains(b.Logs(), "notifications left unsent by an instance that stopped are sent again") {
+		t.Errorf("instance B does not say it sent owed notifications:\n%s", b.Logs())
+	}
+}

@@ -564,19 +564,14 @@ func (db *DB) SetStatusNote(ctx context.Context, runID, note string) error {
 // database it interrupts the runs of instances that are not alive (no
 // heartbeat within StaleAfter), never those of a live instance.
 func (db *DB) InterruptRunning(ctx context.Context) ([]*store.Run, error) {
-	rows, err := db.pool.Query(ctx, `UPDATE runs SET state = 'interrupted', ended_at = now(),
+	rs, err := db.updateRuns(ctx, `UPDATE runs SET state = 'interrupted', ended_at = now(),
 			error = 'the instance executing the run (' || instance || ') stopped'
 		WHERE state = 'running' AND instance NOT IN (
 			SELECT id FROM instances WHERE heartbeat_at > now() - make_interval(secs => $1))
 		RETURNING `+runColumns, db.opts.StaleAfter.Seconds())
 	if err != nil {
-		return nil, wrap(err)
-	}
-	rs, err := scanRuns(rows)
-	if err != nil {
 		return nil, err
 	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].ID < rs[j].ID })
 	if len(rs) > 0 {
 		_, _ = db.pool.Exec(ctx, `SELECT pg_notify($1, 'ended')`, channel)
 	}
@@ -837,6 +832,42 @@ func (db *DB) StatusUnreported(ctx context.Context, triggers []string, since tim
 	}
 	return db.queryRuns(ctx, `WHERE ended_at >= $1 AND state NOT IN ('queued', 'running') AND status_reported <> state AND status_note = ''
 		AND trigger = ANY($2) ORDER BY id`, since, triggers)
+}
+
+// SetNotifyPending implements store.Store.
+func (db *DB) SetNotifyPending(ctx context.Context, id, instance string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE runs SET notify_pending = $1 WHERE id = $2`, instance, id)
+	return wrap(err)
+}
+
+// TakeNotifyPending implements store.Store: the owners it takes from are
+// the instances without a heartbeat within StaleAfter. Each row is taken
+// by one instance: the update locks it, and a second taker then finds a
+// live owner.
+func (db *DB) TakeNotifyPending(ctx context.Context, instance string) ([]*store.Run, error) {
+	const dead = `notify_pending <> '' AND notify_pending <> $1 AND notify_pending NOT IN (
+		SELECT id FROM instances WHERE heartbeat_at > now() - make_interval(secs => $2))`
+	if _, err := db.pool.Exec(ctx, `UPDATE runs SET notify_pending = '' WHERE `+dead+` AND state IN ('queued', 'running')`,
+		instance, db.opts.StaleAfter.Seconds()); err != nil {
+		return nil, wrap(err)
+	}
+	return db.updateRuns(ctx, `UPDATE runs SET notify_pending = $1 WHERE `+dead+` AND state NOT IN ('queued', 'running')
+		RETURNING `+runColumns, instance, db.opts.StaleAfter.Seconds())
+}
+
+// updateRuns runs an UPDATE … RETURNING runColumns and returns the runs
+// it changed, in id order.
+func (db *DB) updateRuns(ctx context.Context, sql string, args ...any) ([]*store.Run, error) {
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	rs, err := scanRuns(rows)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].ID < rs[j].ID })
+	return rs, nil
 }
 
 // AppendLog implements store.Logs.

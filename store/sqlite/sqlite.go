@@ -738,6 +738,34 @@ func (db *DB) StatusUnreported(ctx context.Context, triggers []string, since tim
 	return rs, wrap(err)
 }
 
+// SetNotifyPending implements store.Store.
+func (db *DB) SetNotifyPending(ctx context.Context, id, instance string) error {
+	return wrap(db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE runs SET notify_pending = ? WHERE id = ?`, instance, id)
+		return err
+	}))
+}
+
+// TakeNotifyPending implements store.Store. One process writes the
+// database, so every other owner is an earlier process.
+func (db *DB) TakeNotifyPending(ctx context.Context, instance string) ([]*store.Run, error) {
+	var rs []*store.Run
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		rs, err = queryRuns(tx, `WHERE notify_pending NOT IN ('', ?) AND state NOT IN ('queued', 'running') ORDER BY id`, instance)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE runs SET notify_pending = CASE WHEN state IN ('queued', 'running') THEN '' ELSE ? END
+			WHERE notify_pending NOT IN ('', ?)`, instance, instance)
+		return err
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return rs, nil
+}
+
 // RevokeSession implements store.Store.
 func (db *DB) RevokeSession(ctx context.Context, id string, expires time.Time) error {
 	return wrap(db.write(ctx, func(tx *sql.Tx) error {

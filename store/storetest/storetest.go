@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -331,6 +332,53 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if got := ids(s.StatusUnreported(ctx, []string{"t", "u"}, since)); len(got) != 1 || got[0] != other.ID {
 			t.Fatalf("after reporting %s: want only %s, got %v", ended.ID, other.ID, got)
+		}
+	})
+
+	t.Run("NotifyPending", func(t *testing.T) {
+		s := open(t)
+		now := time.Now()
+		d, runs := NewDelivery("/hooks/a", "notify-1")
+		run := func(state store.State) *store.Run {
+			r := &store.Run{ID: store.NewID(), DeliveryID: d.ID, Trigger: "t", State: state, CreatedAt: now}
+			if state.Final() {
+				r.StartedAt, r.EndedAt = now, now
+			}
+			return r
+		}
+		owed, mine, settled, requeued := run(store.Failed), run(store.TimedOut), run(store.Failed), run(store.Queued)
+		MustRecord(t, s, d, append(runs[:0], owed, mine, settled, requeued))
+		for id, owner := range map[string]string{owed.ID: "old-process", mine.ID: "me", settled.ID: "old-process", requeued.ID: "old-process"} {
+			if err := s.SetNotifyPending(ctx, id, owner); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SetNotifyPending(ctx, settled.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		took, err := s.TakeNotifyPending(ctx, "me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(took) != 1 || took[0].ID != owed.ID || took[0].State != store.Failed || took[0].Trigger != "t" {
+			t.Fatalf("want only %s (owed by another owner, ended), got %v", owed.ID, took)
+		}
+		// Taken once: now owed by "me", and the re-queued run's debt is gone.
+		if took, err := s.TakeNotifyPending(ctx, "me"); err != nil || len(took) != 0 {
+			t.Fatalf("a second take: %v %v", took, err)
+		}
+		took, err = s.TakeNotifyPending(ctx, "next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range took {
+			got = append(got, r.ID)
+		}
+		want := []string{owed.ID, mine.ID}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("another owner takes %v, want %v (not the settled run, not the re-queued one)", got, want)
 		}
 	})
 
