@@ -257,16 +257,16 @@ api_token: api-secret
 }
 
 // failDeploy delivers to p's deploy trigger, waits for the run to end and
-// returns its id.
-func failDeploy(t *testing.T, p *Proc) string {
+// returns its id and the instance that ran it.
+func failDeploy(t *testing.T, p *Proc) (run, instance string) {
 	t.Helper()
 	r := Do(t, "POST", p.URL+"/hooks/deploy", []byte(`{}`), map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"})
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("delivery: %d %s", r.Status, r.Body)
 	}
-	run := r.JSON(t)["runs"].([]any)[0].(map[string]any)["id"].(string)
-	WaitRun(t, p.URL, "api-secret", run)
-	return run
+	run = r.JSON(t)["runs"].([]any)[0].(map[string]any)["id"].(string)
+	instance, _ = WaitRun(t, p.URL, "api-secret", run)["instance"].(string)
+	return run, instance
 }
 
 // TestServe_NotifyAfterCrash: a notification owed when the server is
@@ -277,7 +277,7 @@ func TestServe_NotifyAfterCrash(t *testing.T) {
 	sink := newRefusingSink(t)
 	cfg := failingDeploy(t, sink, "")
 	p := MustServe(t, cfg)
-	run := failDeploy(t, p)
+	run, _ := failDeploy(t, p)
 	sink.wait(t, 1, 15*time.Second) // refused; the next try is a second away
 	p.Kill()
 

@@ -689,9 +689,16 @@ func TestPostgres_NotifyAdopted(t *testing.T) {
 	sink := newRefusingSink(t)
 	a := MustServe(t, failingDeploy(t, sink, "database: "+db+"\n"))
 	b := MustServe(t, failingDeploy(t, sink, "database: "+db+"\n"))
-	defer b.Stop(t)
-	run := failDeploy(t, a)
+	run, ranOn := failDeploy(t, a)
 	sink.wait(t, 1, 15*time.Second)
+	// Either instance may have run it: the one that did owes the
+	// notification. Its name is host:pid/suffix.
+	if strings.Contains(ranOn, fmt.Sprintf(":%d/", b.cmd.Process.Pid)) {
+		a, b = b, a
+	} else if !strings.Contains(ranOn, fmt.Sprintf(":%d/", a.cmd.Process.Pid)) {
+		t.Fatalf("the run ran on %q, neither instance", ranOn)
+	}
+	defer b.Stop(t)
 	a.Kill()
 	sink.accept()
 	// Stale after 10s, taken at B's next look (every 10s).
