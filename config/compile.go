@@ -390,18 +390,16 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		}
 	}
 	if s := rt.Status; s != nil {
-		if t.ProviderName != "github" && t.ProviderName != "gitlab" {
-			p.errf(field+".status", "needs provider github or gitlab")
-		}
-		tok := p.secret(field+".status.token", s.Token)
-		if tok == "" {
-			p.errf(field+".status.token", "is required")
-		}
+		tok := p.apiToken(field+".status", t.ProviderName, s.Token)
 		ctx := s.Context
 		if ctx == "" {
 			ctx = "hooktrigger/" + rt.Name
 		}
 		t.Status = &trigger.StatusSpec{Context: ctx, Token: tok, BaseURL: s.BaseURL, Description: s.Description}
+		t.API = &trigger.APISpec{Token: tok, BaseURL: s.BaseURL}
+	}
+	if a := rt.API; a != nil {
+		t.API = &trigger.APISpec{Token: p.apiToken(field+".provider_api", t.ProviderName, a.Token), BaseURL: a.BaseURL}
 	}
 	for i, n := range rt.Notify {
 		t.Notify = append(t.Notify, p.compileNotify(fmt.Sprintf("%s.notify[%d]", field, i), n))
@@ -411,6 +409,20 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		return nil
 	}
 	return t
+}
+
+// apiToken checks a block that reaches the provider's REST API (field):
+// the provider has one, and the block's token is given. It returns the
+// token.
+func (p *parser) apiToken(field, provider, token string) string {
+	if provider != "github" && provider != "gitlab" {
+		p.errf(field, "needs provider github or gitlab")
+	}
+	tok := p.secret(field+".token", token)
+	if tok == "" {
+		p.errf(field+".token", "is required")
+	}
+	return tok
 }
 
 var inheritDefault = []string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"}

@@ -66,6 +66,7 @@ type Trigger struct {
 	Response       string     `yaml:"response"`
 	Run            *Run       `yaml:"run"`
 	Status         *Status    `yaml:"status"`
+	API            *API       `yaml:"provider_api"`
 	Notify         []Notify   `yaml:"notify"`
 	RateLimit      *RateLimit `yaml:"rate_limit"`
 
@@ -156,6 +157,12 @@ type Status struct {
 	Token       string `yaml:"token"`
 	BaseURL     string `yaml:"base_url"`
 	Description string `yaml:"description"`
+}
+
+// API is how a trigger reaches its provider's REST API.
+type API struct {
+	Token   string `yaml:"token"`
+	BaseURL string `yaml:"base_url"`
 }
 
 // Notify is an endpoint told how runs ended.

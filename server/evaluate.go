@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ type inspector struct {
 	req   *providers.Request
 	in    *extract.Input // the triggers' extraction input, shared
 	infos map[any]*providers.Info
+	files map[string]trigger.Files // a pull request's files, by API, token and request
 }
 
 // newInspector prepares the reading of req. Providers reuse the extraction
@@ -24,7 +26,7 @@ type inspector struct {
 func newInspector(req *providers.Request) *inspector {
 	in := extract.NewInput(req.Body, req.Header, req.Query)
 	req.ObjectBody = in.ObjectBody
-	return &inspector{req: req, in: in, infos: map[any]*providers.Info{}}
+	return &inspector{req: req, in: in, infos: map[any]*providers.Info{}, files: map[string]trigger.Files{}}
 }
 
 // info is t's provider's reading of the request; errors wrap
@@ -59,8 +61,9 @@ type evaluation struct {
 // evaluate decides every authorized trigger on the delivery received on
 // path and builds the records to commit. Nothing is stored. An error wraps
 // providers.ErrMalformed or extract.ErrMalformedBody: the body cannot be
-// read as a trigger needs (400).
-func (s *Server) evaluate(path string, preq *providers.Request, ins *inspector, authorized []*trigger.Trigger, received time.Time) (*evaluation, error) {
+// read as a trigger needs (400). ctx bounds the API calls that list a pull
+// request's files for a paths filter.
+func (s *Server) evaluate(ctx context.Context, path string, preq *providers.Request, ins *inspector, authorized []*trigger.Trigger, received time.Time) (*evaluation, error) {
 	first, err := ins.info(authorized[0])
 	if err != nil {
 		return nil, err
@@ -77,7 +80,11 @@ func (s *Server) evaluate(path string, preq *providers.Request, ins *inspector, 
 		if err != nil {
 			return nil, err
 		}
-		d := t.Decide(preq, ti, in)
+		var lookup func() trigger.Files
+		if t.Paths != nil && t.API != nil && ti.PR != "" {
+			lookup = func() trigger.Files { return s.pullRequestFiles(ctx, ins, t, ti) }
+		}
+		d := t.DecideWith(preq, ti, in, lookup)
 		if d.Err != nil && errors.Is(d.Err, extract.ErrMalformedBody) {
 			return nil, d.Err
 		}
@@ -103,6 +110,34 @@ func (s *Server) evaluate(path string, preq *providers.Request, ins *inspector, 
 		del.Decisions = append(del.Decisions, dec)
 	}
 	return ev, nil
+}
+
+// changedFilesTimeout bounds the API calls that list one pull request's
+// files; the delivery's answer waits for them.
+const changedFilesTimeout = 5 * time.Second
+
+// pullRequestFiles asks t's provider's API which files the pull or merge
+// request of the delivery changes, once per delivery, API and token. An
+// API that fails or does not answer in time leaves them unknown, so the
+// paths filter lets the delivery through.
+func (s *Server) pullRequestFiles(ctx context.Context, ins *inspector, t *trigger.Trigger, ti *providers.Info) trigger.Files {
+	n, err := strconv.Atoi(ti.PR)
+	if err != nil || n <= 0 || ti.Repo == "" {
+		return trigger.Files{}
+	}
+	key := strings.Join([]string{t.ProviderName, t.API.BaseURL, t.API.Token, ti.Repo, ti.PR}, "\x00")
+	if f, ok := ins.files[key]; ok {
+		return f
+	}
+	ctx, cancel := context.WithTimeout(ctx, changedFilesTimeout)
+	defer cancel()
+	list, complete, err := s.changes.Files(ctx, t.ProviderName, t.API.BaseURL, t.API.Token, ti.Repo, n)
+	if err != nil {
+		s.log.Warn("cannot list the files of the pull request; its paths filter lets it through", "trigger", t.Name, "repo", ti.Repo, "pr", ti.PR, "err", err)
+	}
+	f := trigger.Files{List: list, Known: err == nil && complete}
+	ins.files[key] = f
+	return f
 }
 
 // commit records the delivery and its runs durably and, unless the

@@ -97,7 +97,7 @@ func (s *Server) gwtInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ev, err := s.evaluate(GWTPath, preq, newInspector(preq), found, received)
+	ev, err := s.evaluate(r.Context(), GWTPath, preq, newInspector(preq), found, received)
 	if err != nil {
 		writeGWT(w, http.StatusBadRequest, gwtReply{Message: err.Error()})
 		return

@@ -153,7 +153,7 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, path string, pr
 	}
 
 	// What it starts.
-	ev, err := s.evaluate(path, preq, ins, authorized, received)
+	ev, err := s.evaluate(r.Context(), path, preq, ins, authorized, received)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

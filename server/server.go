@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hooktrigger/hooktrigger/changes"
 	"github.com/hooktrigger/hooktrigger/config"
 	"github.com/hooktrigger/hooktrigger/notify"
 	"github.com/hooktrigger/hooktrigger/pipeline"
@@ -51,6 +52,9 @@ type Server struct {
 
 	status *status.Reporter // commit statuses (status.go)
 	notify *notify.Notifier // run ends told to endpoints (notify.go)
+	// changes lists the files of pull requests for paths filters
+	// (evaluate.go).
+	changes changes.Lister
 
 	ops opsState // metrics, limits, certificates, reload: limits.go
 }

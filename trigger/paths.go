@@ -68,11 +68,22 @@ func ChangedFiles(in *extract.Input) (files []string, known bool) {
 	return files, true
 }
 
-// matchPaths applies the paths filter: it holds when one of the changed
-// files matches the globs, and when the delivery does not say which files
-// changed (a build too many rather than a build silently missing).
-func (t *Trigger) matchPaths(in *extract.Input) (bool, string) {
+// Files is what is known of the files a delivery changed.
+type Files struct {
+	List  []string
+	Known bool // false: the list may lack some
+}
+
+// matchPaths applies the paths filter to the files the payload lists, else
+// to those lookup finds: it holds when one of the changed files matches the
+// globs, and when which files changed is not known (a build too many
+// rather than a build silently missing).
+func (t *Trigger) matchPaths(in *extract.Input, lookup func() Files) (bool, string) {
 	files, known := ChangedFiles(in)
+	if !known && lookup != nil {
+		f := lookup()
+		files, known = f.List, f.Known
+	}
 	if !known {
 		return true, ""
 	}

@@ -37,6 +37,7 @@ type Trigger struct {
 	GWT          *GWT // set when the trigger is written with GWT's keys
 	Spec         *pipeline.Spec
 	Status       *StatusSpec
+	API          *APISpec // the provider's API, for what payloads do not say
 	Notify       []NotifySpec
 	RateLimit    *rate.Limiter // rate_limit: nil = unlimited; a reload makes a new one
 }
@@ -51,6 +52,13 @@ type NotifySpec struct {
 	LogLines int
 	// Key signs the posts as Standard Webhooks do (nil: unsigned).
 	Key []byte
+}
+
+// APISpec is how a trigger reaches its provider's REST API: the provider_api
+// block's token, else the status block's.
+type APISpec struct {
+	Token   string
+	BaseURL string // "" for github.com and gitlab.com
 }
 
 // StatusSpec is the compiled status block of a trigger.
@@ -96,6 +104,14 @@ var ErrMalformedBody = extract.ErrMalformedBody
 // filters in order: events, branches and tags, paths, then the configured
 // filters.
 func (t *Trigger) Decide(req *providers.Request, info *providers.Info, in *extract.Input) Decision {
+	return t.DecideWith(req, info, in, nil)
+}
+
+// DecideWith is Decide where the paths filter asks files which files the
+// delivery changed, when the payload does not say (see ChangedFiles): a
+// pull request's, from the provider's API. files is called only when the
+// paths filter is reached; nil leaves them unknown.
+func (t *Trigger) DecideWith(req *providers.Request, info *providers.Info, in *extract.Input, files func() Files) Decision {
 	d := Decision{Trigger: t}
 	if len(t.Events) > 0 && !MatchEvent(t.Events, info) {
 		d.Reason = fmt.Sprintf("event %q is not in events %v", info.EventAction(), t.Events)
@@ -108,7 +124,7 @@ func (t *Trigger) Decide(req *providers.Request, info *providers.Info, in *extra
 		}
 	}
 	if t.Paths != nil {
-		if ok, why := t.matchPaths(in); !ok {
+		if ok, why := t.matchPaths(in, files); !ok {
 			d.Reason = why
 			return d
 		}

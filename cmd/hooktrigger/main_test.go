@@ -410,6 +410,11 @@ func TestCheck(t *testing.T) {
 			want: []string{"bad.yaml:4: triggers[0].paths: empty pattern"},
 		},
 		{
+			name: "BadAPI",
+			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    provider_api: {base_url: 'https://ghe.example.org'}\n    run: {command: [true]}\n",
+			want: []string{"triggers[0].provider_api: needs provider github or gitlab", "triggers[0].provider_api.token: is required"},
+		},
+		{
 			name: "BadNotify",
 			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run: {command: [true]}\n    notify:\n      - {url: 'hooks.example.org/x?token=t0ken', format: teams, on: [running], secret: 'nope!'}\n",
 			want: []string{

@@ -299,6 +299,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		"hmac":    "hmac-SECRET-1d2e3f",
 		"notify":  "notify-SECRET-5c9a0b",
 		"whsec":   "whsec_bm90aWZ5LXNpZ25pbmctU0VDUkVU",
+		"prs":     "prs-SECRET-3f8e2d",
 	}
 	// A notify endpoint that refuses for good: the notifier logs at once.
 	gone := httptest.NewServer(http.NotFoundHandler())
@@ -330,6 +331,12 @@ triggers:
     provider: generic
     secret: `+secrets["hmac"]+`
     auth: {type: hmac, header: X-Signature}
+    run: {command: [/bin/sh, -c, 'exit 0']}
+  - name: prs
+    provider: github
+    secret: `+secrets["github"]+`
+    paths: ['src/**']
+    provider_api: {token: `+secrets["prs"]+`, base_url: 'http://127.0.0.1:1/'}
     run: {command: [/bin/sh, -c, 'exit 0']}
 `)
 	p := MustServe(t, cfg, "HT_TEST_API="+secrets["api"], "HT_TEST_GENERIC="+secrets["generic"])
@@ -377,6 +384,19 @@ triggers:
 				runs = append(runs, run.(map[string]any)["id"].(string))
 			}
 		}
+	}
+	// A pull request to the paths trigger: its files are asked of an API
+	// that cannot be reached, which is logged.
+	prBody := []byte(`{"action":"opened","number":7,"pull_request":{"number":7,"head":{"ref":"f","sha":"abc"},"base":{"ref":"main"}},"repository":{"full_name":"acme/app"},"sender":{"login":"x"}}`)
+	m := hmac.New(sha256.New, []byte(secrets["github"]))
+	m.Write(prBody)
+	r := keep(Do(t, "POST", p.URL+"/hooks/prs", prBody, map[string]string{"Content-Type": "application/json", "X-GitHub-Event": "pull_request",
+		"X-GitHub-Delivery": "pr1", "X-Hub-Signature-256": "sha256=" + hex.EncodeToString(m.Sum(nil))}))
+	if r.Status != 202 || !strings.Contains(p.Logs(), "cannot list the files of the pull request") {
+		t.Fatalf("a pull request to the paths trigger: %d %s; want it let through and the API failure logged", r.Status, r.Body)
+	}
+	for _, run := range r.JSON(t)["runs"].([]any) {
+		runs = append(runs, run.(map[string]any)["id"].(string))
 	}
 	for _, id := range runs {
 		WaitRun(t, p.URL, secrets["api"], id)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hooktrigger/hooktrigger/internal/fakeapi"
 )
 
 const runnerToken = "runner-api-token"
@@ -1025,5 +1027,102 @@ func TestServe_Paths(t *testing.T) {
 		"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "gl-secret", "Idempotency-Key": "g3"})
 	if fired, skipped = read(r); len(fired) != 0 || !strings.Contains(skipped["gitlab-docs"], "changed files matches paths [*.md]") {
 		t.Errorf("GitLab push with every commit: fired %v, skipped %v", fired, skipped)
+	}
+}
+
+// TestServe_PathsPullRequest: a pull or merge request's payload lists no
+// files, so with a token the paths filter asks the API (a fake that checks
+// the token and pages as GitHub and GitLab do); without one, or when the
+// API fails, the request is let through.
+func TestServe_PathsPullRequest(t *testing.T) {
+	corpus := corpusDir(t)
+	gh := fakeapi.NewGitHub(t, "gh-api-token", true)
+	gl := fakeapi.NewGitLab(t, "gl-api-token")
+	p := serveTriggers(t, fmt.Sprintf(`  - name: api
+    path: /hooks/gh
+    provider: github
+    secret: gh-secret
+    paths: ['services/api/**']
+    provider_api: {token: gh-api-token, base_url: '%[1]s'}
+    run: {command: ['true']}
+  - name: web
+    path: /hooks/gh
+    provider: github
+    secret: gh-secret
+    paths: ['services/web/**']
+    status: {token: gh-api-token, base_url: '%[1]s'}
+    run: {command: ['true']}
+  - name: blind
+    path: /hooks/gh
+    provider: github
+    secret: gh-secret
+    paths: ['nothing/**']
+    run: {command: ['true']}
+  - name: mr
+    provider: gitlab
+    secret: gl-secret
+    paths: ['*.md']
+    provider_api: {token: gl-api-token, base_url: '%[2]s'}
+    run: {command: ['true']}
+`, gh.URL, gl.URL))
+	fired := func(r *Response) []string {
+		t.Helper()
+		var a struct {
+			Runs []struct{ Trigger string }
+		}
+		if err := json.Unmarshal(r.Body, &a); err != nil {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		var out []string
+		for _, run := range a.Runs {
+			out = append(out, run.Trigger)
+		}
+		return out
+	}
+	opened := mustRead(t, filepath.Join(corpus, "github/pull_request/opened.payload.json"))
+	pr := func(id string) []string {
+		return fired(Do(t, "POST", p.URL+"/hooks/gh", opened, map[string]string{"Content-Type": "application/json",
+			"X-GitHub-Event": "pull_request", "X-GitHub-Delivery": id, "X-Hub-Signature-256": "sha256=" + hmacHex("gh-secret", opened)}))
+	}
+
+	// 150 files, the API file on the second page, plus a rename out of web.
+	var files []fakeapi.File
+	for i := range 149 {
+		files = append(files, fakeapi.File{Name: fmt.Sprintf("docs/page%03d.md", i)})
+	}
+	files = append(files, fakeapi.File{Name: "services/api/main.go"}, fakeapi.File{Name: "lib/util.go", Previous: "services/web/util.go"})
+	gh.SetFiles("Codertocat/Hello-World", 2, files...)
+	if got := pr("p1"); !slices.Equal(got, []string{"api", "web", "blind"}) {
+		t.Errorf("fired %v: want api (a file on page 2), web (the old name of a rename, through the status token) and blind (no token)", got)
+	}
+	if calls := len(gh.Calls()); calls != 2 {
+		t.Errorf("%d API calls: want the 2 pages once, shared by the triggers with the same token", calls)
+	}
+
+	gh.SetFiles("Codertocat/Hello-World", 2, fakeapi.File{Name: "README.md"})
+	if got := pr("p2"); !slices.Equal(got, []string{"blind"}) {
+		t.Errorf("only README.md changed: fired %v, want blind alone", got)
+	}
+	// The API fails: the paths filter lets the request through.
+	gh.Fail(fakeapi.Fault{Code: http.StatusBadGateway})
+	if got := pr("p3"); !slices.Equal(got, []string{"api", "web", "blind"}) {
+		t.Errorf("the API failing: fired %v, want every trigger", got)
+	}
+	if !strings.Contains(p.Logs(), "cannot list the files of the pull request") || strings.Contains(p.Logs(), "gh-api-token") {
+		t.Errorf("the log should say the API failed, without the token:\n%s", p.Logs())
+	}
+
+	mr := mustRead(t, filepath.Join(corpus, "gitlab/merge_request.json"))
+	merge := func(id string) []string {
+		return fired(Do(t, "POST", p.URL+"/hooks/mr", mr, map[string]string{"Content-Type": "application/json",
+			"X-Gitlab-Event": "Merge Request Hook", "X-Gitlab-Token": "gl-secret", "Idempotency-Key": id}))
+	}
+	gl.SetFiles("gitlabhq/gitlab-test", 1, fakeapi.File{Name: "app/models/user.rb"})
+	if got := merge("m1"); len(got) != 0 {
+		t.Errorf("a merge request changing no Markdown: fired %v", got)
+	}
+	gl.SetFiles("gitlabhq/gitlab-test", 1, fakeapi.File{Name: "app/models/user.rb"}, fakeapi.File{Name: "CHANGELOG.md"})
+	if got := merge("m2"); !slices.Equal(got, []string{"mr"}) {
+		t.Errorf("a merge request changing CHANGELOG.md: fired %v", got)
 	}
 }

@@ -2,10 +2,13 @@
 // GitLab REST APIs for tests: it checks what the real APIs check (method,
 // path, credentials, JSON body, allowed states), answers as they document
 // (201 with the created status), records every call and can be told to
-// fail the next requests with given status codes.
+// fail the next requests with given status codes. It also lists the files
+// of pull requests (GitHub) and the diffs of merge requests (GitLab), in
+// pages as the APIs do.
 package fakeapi
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +17,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +55,7 @@ type Server struct {
 	calls  []Call
 	faults []Fault
 	last   map[string]string // GitLab: sha+name → state, to refuse a same-state transition
+	files  map[string][]File // "repo#number" → the request's files
 	notify chan struct{}
 }
 
@@ -80,6 +85,59 @@ func (s *Server) start(tb testing.TB) *Server {
 	}
 	tb.Cleanup(s.Close)
 	return s
+}
+
+// File is one file of a pull or merge request.
+type File struct {
+	Name     string
+	Previous string // the old name of a renamed file
+}
+
+// SetFiles sets the files that pull or merge request number of repo
+// changes.
+func (s *Server) SetFiles(repo string, number int, files ...File) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files == nil {
+		s.files = map[string][]File{}
+	}
+	s.files[fmt.Sprintf("%s#%d", repo, number)] = files
+}
+
+// page answers one page of the files of repo#number as the APIs do: per_page
+// (at most 100) and page from the query, the link to the next page in a
+// Link header (and GitLab's X-Next-Page).
+func (s *Server) page(w http.ResponseWriter, r *http.Request, c Call, number string, item func(File) any) {
+	s.mu.Lock()
+	files, ok := s.files[c.Repo+"#"+number]
+	s.mu.Unlock()
+	if !ok {
+		c.Code = 404
+		s.record(c)
+		answer(w, 404, map[string]string{"message": "Not Found"})
+		return
+	}
+	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if per <= 0 {
+		per = 30
+	}
+	per = min(per, 100)
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	from, to := min((page-1)*per, len(files)), min(page*per, len(files))
+	if to < len(files) {
+		q := r.URL.Query()
+		q.Set("page", strconv.Itoa(page+1))
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, s.URL, r.URL.Path, q.Encode()))
+		w.Header().Set("X-Next-Page", strconv.Itoa(page+1))
+	}
+	out := []any{}
+	for _, f := range files[from:to] {
+		out = append(out, item(f))
+	}
+	c.Code = 200
+	s.record(c)
+	answer(w, 200, out)
 }
 
 // Fail makes the next len(faults) requests (that pass the path check) get
@@ -168,12 +226,39 @@ func answer(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-var githubPath = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/statuses/([0-9a-fA-F]{7,64})$`)
+var (
+	githubPath  = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/statuses/([0-9a-fA-F]{7,64})$`)
+	githubFiles = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/pulls/([0-9]+)/files$`)
+)
 
-// github serves POST /repos/{owner}/{repo}/statuses/{sha}.
+// github serves POST /repos/{owner}/{repo}/statuses/{sha} and GET
+// /repos/{owner}/{repo}/pulls/{number}/files.
 func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	rest, ok := strings.CutPrefix(path, s.Prefix)
+	if m := githubFiles.FindStringSubmatch(rest); ok && m != nil && r.Method == http.MethodGet {
+		c := Call{Path: path, Repo: m[1] + "/" + m[2]}
+		if auth := r.Header.Get("Authorization"); auth != "Bearer "+s.Token && auth != "token "+s.Token {
+			c.Code = 401
+			s.record(c)
+			answer(w, 401, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"})
+			return
+		}
+		if code, ok := s.fault(w); ok {
+			c.Code = code
+			s.record(c)
+			return
+		}
+		s.page(w, r, c, m[3], func(f File) any {
+			status := "modified"
+			if f.Previous != "" {
+				status = "renamed"
+			}
+			return map[string]any{"sha": "bbcd538c8e72b8c175046e27cc8f907076331401", "filename": f.Name, "status": status,
+				"additions": 1, "deletions": 1, "changes": 2, "previous_filename": nullable(f.Previous)}
+		})
+		return
+	}
 	m := githubPath.FindStringSubmatch(rest)
 	if !ok || m == nil || r.Method != http.MethodPost {
 		s.record(Call{Path: path, Code: 404})
@@ -234,13 +319,43 @@ func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-var gitlabPath = regexp.MustCompile(`^/projects/([^/]+)/statuses/([0-9a-fA-F]{7,64})$`)
+var (
+	gitlabPath  = regexp.MustCompile(`^/projects/([^/]+)/statuses/([0-9a-fA-F]{7,64})$`)
+	gitlabDiffs = regexp.MustCompile(`^/projects/([^/]+)/merge_requests/([0-9]+)/diffs$`)
+)
 
-// gitlab serves POST /api/v4/projects/{id}/statuses/{sha}; the id is a
-// number or the URL-encoded path with namespace.
+// gitlab serves POST /api/v4/projects/{id}/statuses/{sha} and GET
+// /api/v4/projects/{id}/merge_requests/{iid}/diffs; the id is a number or
+// the URL-encoded path with namespace.
 func (s *Server) gitlab(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	rest, ok := strings.CutPrefix(path, s.Prefix)
+	if m := gitlabDiffs.FindStringSubmatch(rest); ok && m != nil && r.Method == http.MethodGet {
+		project, err := url.PathUnescape(m[1])
+		c := Call{Path: path, Repo: project}
+		switch {
+		case err != nil:
+			c.Code = 404
+			s.record(c)
+			answer(w, 404, map[string]string{"message": "404 Project Not Found"})
+		case r.Header.Get("PRIVATE-TOKEN") != s.Token && r.Header.Get("Authorization") != "Bearer "+s.Token:
+			c.Code = 401
+			s.record(c)
+			answer(w, 401, map[string]string{"message": "401 Unauthorized"})
+		default:
+			if code, ok := s.fault(w); ok {
+				c.Code = code
+				s.record(c)
+				return
+			}
+			s.page(w, r, c, m[2], func(f File) any {
+				old := cmp.Or(f.Previous, f.Name)
+				return map[string]any{"old_path": old, "new_path": f.Name, "a_mode": "100644", "b_mode": "100644",
+					"diff": "@@ -1 +1 @@\n-a\n+b\n", "new_file": false, "renamed_file": f.Previous != "", "deleted_file": false}
+			})
+		}
+		return
+	}
 	m := gitlabPath.FindStringSubmatch(rest)
 	if !ok || m == nil || r.Method != http.MethodPost {
 		s.record(Call{Path: path, Code: 404})

@@ -1,0 +1,194 @@
+// Package changes asks GitHub's or GitLab's REST API which files a pull
+// request or a merge request changes. Their webhook payloads do not say,
+// and a trigger's paths filter needs it.
+package changes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v82/github"
+	gitlab "gitlab.com/gitlab-org/api/client-go"
+)
+
+// MaxFiles is the most files a list holds: GitHub lists at most 3,000 files
+// of a pull request, so a list this long may be cut short.
+const MaxFiles = 3000
+
+// perPage is the largest page both APIs serve.
+const perPage = 100
+
+// Lister lists the files of pull and merge requests. Its clients are made
+// once per API and token. It is safe for concurrent use.
+type Lister struct {
+	HTTP *http.Client // nil: a client with a 10s timeout
+
+	mu     sync.Mutex
+	github map[string]*github.Client
+	gitlab map[string]*gitlab.Client
+}
+
+// Files returns the files that pull request (GitHub) or merge request
+// (GitLab) number of repo changes, with both names of a renamed file.
+// complete is false when the list may be cut short (MaxFiles or more).
+// baseURL is "" for github.com and gitlab.com. Errors never hold the token.
+func (l *Lister) Files(ctx context.Context, provider, baseURL, token, repo string, number int) (files []string, complete bool, err error) {
+	switch provider {
+	case "github":
+		c, err := l.githubClient(baseURL, token)
+		if err != nil {
+			return nil, false, err
+		}
+		return githubFiles(ctx, c, repo, number)
+	case "gitlab":
+		c, err := l.gitlabClient(baseURL, token)
+		if err != nil {
+			return nil, false, err
+		}
+		return gitlabFiles(ctx, c, repo, number)
+	}
+	return nil, false, fmt.Errorf("changes: provider %q has no API", provider)
+}
+
+func (l *Lister) httpClient() *http.Client {
+	if l.HTTP != nil {
+		return l.HTTP
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+func (l *Lister) githubClient(baseURL, token string) (*github.Client, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := baseURL + "\x00" + token
+	if c, ok := l.github[key]; ok {
+		return c, nil
+	}
+	c := github.NewClient(l.httpClient()).WithAuthToken(token)
+	if baseURL != "" {
+		// GitHub Enterprise Server serves the API under /api/v3/ (added
+		// unless present).
+		base := strings.TrimRight(baseURL, "/") + "/"
+		var err error
+		if c, err = c.WithEnterpriseURLs(base, base); err != nil {
+			return nil, fmt.Errorf("changes: base_url %q: %w", baseURL, err)
+		}
+	}
+	if l.github == nil {
+		l.github = map[string]*github.Client{}
+	}
+	l.github[key] = c
+	return c, nil
+}
+
+func (l *Lister) gitlabClient(baseURL, token string) (*gitlab.Client, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := baseURL + "\x00" + token
+	if c, ok := l.gitlab[key]; ok {
+		return c, nil
+	}
+	// The delivery waits for the answer: no retries behind its back.
+	opts := []gitlab.ClientOptionFunc{gitlab.WithHTTPClient(l.httpClient()), gitlab.WithoutRetries()}
+	if baseURL != "" {
+		opts = append(opts, gitlab.WithBaseURL(strings.TrimRight(baseURL, "/")+"/")) // /api/v4/ added unless present
+	}
+	c, err := gitlab.NewClient(token, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("changes: base_url %q: %w", baseURL, err)
+	}
+	if l.gitlab == nil {
+		l.gitlab = map[string]*gitlab.Client{}
+	}
+	l.gitlab[key] = c
+	return c, nil
+}
+
+// names collects file names once each, in order of appearance.
+type names struct {
+	list []string
+	seen map[string]bool
+}
+
+func (n *names) add(names ...string) {
+	if n.seen == nil {
+		n.seen = map[string]bool{}
+	}
+	for _, s := range names {
+		if s != "" && !n.seen[s] {
+			n.seen[s] = true
+			n.list = append(n.list, s)
+		}
+	}
+}
+
+func githubFiles(ctx context.Context, c *github.Client, repo string, number int) ([]string, bool, error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" {
+		return nil, false, fmt.Errorf("changes: repository %q is not owner/name", repo)
+	}
+	var got names
+	listed := 0
+	opt := &github.ListOptions{PerPage: perPage, Page: 1}
+	for {
+		page, resp, err := c.PullRequests.ListFiles(ctx, owner, name, number, opt)
+		if err != nil {
+			var r *http.Response
+			if resp != nil {
+				r = resp.Response
+			}
+			return nil, false, apiError("github", r, err)
+		}
+		for _, f := range page {
+			got.add(f.GetFilename(), f.GetPreviousFilename())
+		}
+		listed += len(page)
+		if resp.NextPage == 0 || listed >= MaxFiles {
+			break
+		}
+		opt.Page = resp.NextPage
+	}
+	return got.list, listed < MaxFiles, nil
+}
+
+func gitlabFiles(ctx context.Context, c *gitlab.Client, repo string, number int) ([]string, bool, error) {
+	var got names
+	listed := 0
+	opt := &gitlab.ListMergeRequestDiffsOptions{ListOptions: gitlab.ListOptions{PerPage: perPage, Page: 1}}
+	for {
+		page, resp, err := c.MergeRequests.ListMergeRequestDiffs(repo, int64(number), opt, gitlab.WithContext(ctx))
+		if err != nil {
+			var r *http.Response
+			if resp != nil {
+				r = resp.Response
+			}
+			return nil, false, apiError("gitlab", r, err)
+		}
+		for _, d := range page {
+			got.add(d.NewPath, d.OldPath)
+		}
+		listed += len(page)
+		if resp.NextPage == 0 || listed >= MaxFiles {
+			break
+		}
+		opt.Page = resp.NextPage
+	}
+	return got.list, listed < MaxFiles, nil
+}
+
+// apiError says what the API answered, without the request's URL
+// parameters or the client library's wording of the token.
+func apiError(provider string, resp *http.Response, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("changes: %s API: no answer in time", provider)
+	}
+	if resp != nil {
+		return fmt.Errorf("changes: %s API answered %s", provider, resp.Status)
+	}
+	return fmt.Errorf("changes: %s API: cannot connect", provider)
+}
