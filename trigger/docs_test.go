@@ -37,7 +37,7 @@ var celFixtures = map[string]struct {
 		header: http.Header{"X-Github-Event": {"pull_request"}, "Content-Type": {"application/json"}},
 		query:  url.Values{},
 		body: `{"action":"opened","number":7,"repository":{"full_name":"acme/app","private":false},
-			"pull_request":{"draft":false,"user":{"login":"bob"},"base":{"ref":"main"},"head":{"ref":"feature/x"},"labels":[{"name":"ci"}]}}`,
+			"pull_request":{"draft":false,"user":{"login":"bob"},"author_association":"MEMBER","base":{"ref":"main"},"head":{"ref":"feature/x"},"labels":[{"name":"ci"}]}}`,
 	},
 }
 
