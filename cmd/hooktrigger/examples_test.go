@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +17,7 @@ var exampleEnv = map[string]string{
 	"DEPLOY_HMAC_SECRET":     "example-deploy-secret",
 	"BILLING_WEBHOOK_SECRET": "whsec_ZXhhbXBsZS1iaWxsaW5nLXNlY3JldA==",
 	"JENKINS_GWT_TOKEN":      "example-gwt-token",
+	"GITHUB_TOKEN":           "example-github-api-token",
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -83,4 +85,39 @@ func stripComments(yaml string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestExamples_Monorepo: the monorepo example builds a service for the
+// pushes that change its files or lib/, not for documentation, as its
+// comments say (decided by `hooktrigger extract`, which runs nothing).
+func TestExamples_Monorepo(t *testing.T) {
+	env := []string{"GITHUB_WEBHOOK_SECRET=s", "GITHUB_TOKEN=t", "HOOKTRIGGER_API_TOKEN=a"}
+	payload := filepath.Join(t.TempDir(), "push.json")
+	for _, tc := range []struct {
+		name, files string
+		api, web    bool
+	}{
+		{"API", `"services/api/handler.go"`, true, false},
+		{"Shared", `"lib/log/log.go"`, true, true},
+		{"Docs", `"services/web/README.md","docs/intro.md"`, false, false},
+	} {
+		writeFile(t, payload, `{"ref":"refs/heads/topic","after":"4f2b1c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b","commits":[{"added":[],"modified":[`+tc.files+`],"removed":[]}]}`)
+		for trig, want := range map[string]bool{"api": tc.api, "web": tc.web} {
+			code, stdout, stderr := runCLI(t, env, "extract", "--config", "../../examples/monorepo/hooktrigger.yaml", "--trigger", trig,
+				"--event", "push", "--payload", payload)
+			if code != 0 {
+				t.Fatalf("%s/%s: exit %d: %s", tc.name, trig, code, stderr)
+			}
+			var out struct {
+				Variables map[string]string
+				Filter    struct{ Matched bool }
+			}
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+				t.Fatalf("%s/%s: %v: %s", tc.name, trig, err, stdout)
+			}
+			if out.Filter.Matched != want || want && out.Variables["branch"] != "topic" {
+				t.Errorf("%s: trigger %s fires=%v with %v, want fires=%v and branch topic", tc.name, trig, out.Filter.Matched, out.Variables, want)
+			}
+		}
+	}
 }
