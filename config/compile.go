@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -461,6 +462,16 @@ func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
 			p.errf(field+".env."+k, "is not a valid environment variable name")
 		}
 	}
+	for _, k := range r.Mask {
+		_, inEnv := r.Env[k]
+		switch {
+		case !envName.MatchString(k):
+			p.errf(field+".mask", "%q is not a valid environment variable name", k)
+		case !inEnv && !slices.Contains(cmd.InheritEnv, k) && !slices.Contains(cmd.InheritEnv, "all"):
+			p.warnf(field+".mask", "%s is neither in run.env nor in inherit_env: the build does not get it", k)
+		}
+	}
+	cmd.Mask = r.Mask
 	spec := &pipeline.Spec{Command: cmd, Policy: pipeline.PolicyParallel, QuietPeriod: time.Duration(r.QuietPeriod), RetryInterrupted: r.RetryInterrupted, Wait: time.Duration(r.Wait)}
 	if spec.Wait < 0 || spec.Wait > MaxWait {
 		p.errf(field+".wait", "must be between 0 and %s", MaxWait)

@@ -131,6 +131,7 @@ type Run struct {
 	Concurrency      *Concurrency      `yaml:"concurrency"`
 	QuietPeriod      Duration          `yaml:"quiet_period"`
 	InheritEnv       StringList        `yaml:"inherit_env"`
+	Mask             StringList        `yaml:"mask"`
 	MaxLog           ByteSize          `yaml:"max_log"`
 	RetryInterrupted bool              `yaml:"retry_interrupted"`
 	Retry            *Retry            `yaml:"retry"`

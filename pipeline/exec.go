@@ -29,6 +29,7 @@ type Command struct {
 	Timeout    time.Duration     // 0 = none
 	KillGrace  time.Duration     // SIGTERM to the process group, SIGKILL after this; 0 = DefaultKillGrace
 	MaxLog     int64             // log cap in bytes; 0 = DefaultMaxLog, < 0 = no cap
+	Mask       []string          // names of environment variables whose values the log shows as MaskText
 	Preamble   func(*Job) []byte // optional; its result starts the log, before the child's output
 }
 
@@ -172,9 +173,13 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 		return fail(err)
 	}
 	defer logf.Close()
-	lc := &logCapture{f: logf, max: cmd.MaxLog}
+	values, short := maskValues(cmd.Mask, env)
+	lc := &logCapture{f: logf, max: cmd.MaxLog, mask: newMasker(values)}
 	if lc.max == 0 {
 		lc.max = DefaultMaxLog
+	}
+	if len(short) > 0 && !job.Again {
+		lc.note("not masked, shorter than %d bytes: %s", MinMaskLen, strings.Join(short, " "))
 	}
 	if cmd.Preamble != nil && !job.Again {
 		lc.write(cmd.Preamble(job))

@@ -18,7 +18,8 @@ type logCapture struct {
 	max       int64 // < 0: no cap
 	n         int64 // bytes of output written
 	truncated bool
-	err       error // first write error; output after it is dropped
+	err       error   // first write error; output after it is dropped
+	mask      *masker // nil: nothing masked
 }
 
 // truncMarker is the line written once when output reaches max.
@@ -36,8 +37,24 @@ func (c *logCapture) note(format string, args ...any) {
 	}
 }
 
-// write stores p within the cap.
+// write stores p within the cap, masked values replaced (the end of p may
+// wait for the next write, or for end).
 func (c *logCapture) write(p []byte) {
+	if c.mask != nil {
+		p = c.mask.mask(p)
+	}
+	c.store(p)
+}
+
+// end stores what the masker held back: the output is over.
+func (c *logCapture) end() {
+	if c.mask != nil {
+		c.store(c.mask.flush())
+	}
+}
+
+// store writes p within the cap.
+func (c *logCapture) store(p []byte) {
 	if c.err != nil || c.truncated {
 		return
 	}
@@ -75,6 +92,7 @@ func (c *logCapture) drain(r io.Reader) {
 			c.write(buf[:n])
 		}
 		if err != nil {
+			c.end()
 			return
 		}
 	}

@@ -415,6 +415,11 @@ func TestCheck(t *testing.T) {
 			want: []string{"triggers[0].provider_api: needs provider github or gitlab", "triggers[0].provider_api.token: is required"},
 		},
 		{
+			name: "BadMask",
+			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run:\n      command: [true]\n      mask: [DEPLOY-TOKEN]\n",
+			want: []string{`triggers[0].run.mask: "DEPLOY-TOKEN" is not a valid environment variable name`},
+		},
+		{
 			name: "BadNotify",
 			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run: {command: [true]}\n    notify:\n      - {url: 'hooks.example.org/x?token=t0ken', format: teams, on: [running], secret: 'nope!'}\n",
 			want: []string{
@@ -451,6 +456,15 @@ func TestCheck(t *testing.T) {
 		want := "warning: " + path + ":6: triggers[0].run.wait: the answer carries the build's log, and with allow_unsigned anyone who reaches the trigger reads it"
 		if code != 0 || !strings.Contains(stdout, "ok  a") || !strings.Contains(stderr, want) {
 			t.Fatalf("want exit 0, the summary and %q; got %d, %q, %q", want, code, stdout, stderr)
+		}
+	})
+	t.Run("MaskOfAVariableTheBuildLacks", func(t *testing.T) {
+		path := filepath.Join(dir, "mask.yaml")
+		writeFile(t, path, "triggers:\n  - name: a\n    allow_unsigned: true\n    run:\n      command: [true]\n      env: {DB_PASSWORD: x1y2z3w4}\n      mask: [DB_PASSWORD, AWS_SECRET_ACCESS_KEY]\n")
+		code, _, stderr := runCLI(t, nil, "check", "--config", path)
+		want := "triggers[0].run.mask: AWS_SECRET_ACCESS_KEY is neither in run.env nor in inherit_env: the build does not get it"
+		if code != 0 || !strings.Contains(stderr, want) || strings.Contains(stderr, "DB_PASSWORD is neither") {
+			t.Fatalf("want exit 0 and the warning %q only; got %d, %q", want, code, stderr)
 		}
 	})
 	t.Run("GoodFile", func(t *testing.T) {

@@ -1126,3 +1126,42 @@ func TestServe_PathsPullRequest(t *testing.T) {
 		t.Errorf("a merge request changing CHANGELOG.md: fired %v", got)
 	}
 }
+
+// TestServe_MaskedLog: the values of run.mask's variables never reach the
+// run's log, also when the build prints one in two writes; a value too
+// short to mask is named in the log instead.
+func TestServe_MaskedLog(t *testing.T) {
+	const token = "tok-7f3a9c2e51b8"
+	cfg := filepath.Join(t.TempDir(), "hooktrigger.yaml")
+	writeFile(t, cfg, `listen: 127.0.0.1:0
+data_dir: ./data
+api_token: api-secret
+triggers:
+  - name: deploy
+    secret: tok
+    run:
+      inherit_env: [PATH, DEPLOY_TOKEN]
+      env: {DB_PASSWORD: 'correct horse battery', PIN: '123'}
+      mask: [DEPLOY_TOKEN, DB_PASSWORD, PIN]
+      script: |
+        echo "token=$DEPLOY_TOKEN"
+        printf 'split=%s' "${DEPLOY_TOKEN%????????}"; sleep 0.3; printf '%s\n' "${DEPLOY_TOKEN#????????}"
+        echo "db $DB_PASSWORD, pin $PIN" >&2
+        echo "tok-7f3a9c2e51b is not the token"
+      wait: 10s
+`)
+	p := MustServe(t, cfg, "DEPLOY_TOKEN="+token)
+	r := Do(t, "POST", p.URL+"/hooks/deploy", []byte(`{}`), map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"})
+	var ans struct {
+		Runs []struct{ ID, State, Log string }
+	}
+	if err := json.Unmarshal(r.Body, &ans); err != nil || len(ans.Runs) != 1 || ans.Runs[0].State != "succeeded" {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	got := ans.Runs[0]
+	logged := string(Do(t, "GET", p.URL+"/api/runs/"+got.ID+"/log", nil, map[string]string{"Authorization": "Bearer api-secret"}).Body)
+	want := "[hooktrigger: not masked, shorter than 4 bytes: PIN]\ntoken=***\nsplit=***\ndb ***, pin 123\ntok-7f3a9c2e51b is not the token\n"
+	if logged != want || got.Log != want {
+		t.Errorf("log:\n%q\nanswer's log:\n%q\nwant:\n%q", logged, got.Log, want)
+	}
+}

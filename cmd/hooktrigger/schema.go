@@ -97,6 +97,7 @@ var schemaExtra = map[string]map[string]any{
 	"triggers[].run.retry.max":             {"minimum": 1, "maximum": 10, "description": "attempts after the first (interruptions retried by retry_interrupted count too)"},
 	"triggers[].run.retry.delay":           {"description": "wait between an attempt's end and the next one's start (default 0s)"},
 	"triggers[].run.retry.on":              {"description": "which ends are retried: failed, timed_out (default both)"},
+	"triggers[].run.mask":                  {"description": "names of environment variables (from inherit_env or env) whose values the run's log shows as ***"},
 	"triggers[].run.script":                {"description": "a script run by /bin/sh (instead of command)"},
 	"triggers[].provider_api":              {"required": []any{"token"}, "description": "the provider's REST API, for what payloads do not say: the files of a pull or merge request, for paths"},
 	"triggers[].provider_api.token":        {"description": "API token (GitHub: pull requests read; GitLab: read_api): ${ENV}, file:/path or a literal"},
