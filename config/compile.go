@@ -191,6 +191,16 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 	case !triggerName.MatchString(rt.Name):
 		p.errf(field+".name", "%q may hold only letters, digits, '.', '_' and '-'", rt.Name)
 	}
+	for _, m := range rt.Methods {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, m) {
+			p.errf(field+".methods", "%q is not one of GET, POST, PUT, PATCH, DELETE", m)
+		}
+		t.Methods = append(t.Methods, m)
+	}
+	if len(t.Methods) > 0 && rt.Provider != "" && rt.Provider != "generic" {
+		p.errf(field+".methods", "only for provider generic: %s POSTs its webhooks", rt.Provider)
+	}
 	if t.Path == "" {
 		t.Path = "/hooks/" + rt.Name
 	} else if !strings.HasPrefix(t.Path, "/") {

@@ -49,6 +49,7 @@ type TLS struct {
 type Trigger struct {
 	Name           string     `yaml:"name"`
 	Path           string     `yaml:"path"`
+	Methods        StringList `yaml:"methods"`
 	Provider       string     `yaml:"provider"`
 	Secret         StringList `yaml:"secret"`
 	AllowUnsigned  bool       `yaml:"allow_unsigned"`

@@ -65,6 +65,34 @@ type hookReply struct {
 	Variables map[string]any `json:"variables,omitempty"`
 }
 
+// takes returns the triggers that take requests made with method (the
+// slice itself when all do: the usual case costs nothing).
+func takes(triggers []*trigger.Trigger, method string) []*trigger.Trigger {
+	refuses := func(t *trigger.Trigger) bool { return !t.Takes(method) }
+	if !slices.ContainsFunc(triggers, refuses) {
+		return triggers
+	}
+	return slices.DeleteFunc(slices.Clone(triggers), refuses)
+}
+
+// allowed returns the methods that some of triggers take, for an Allow
+// header.
+func allowed(triggers []*trigger.Trigger) []string {
+	var out []string
+	for _, t := range triggers {
+		methods := t.Methods
+		if len(methods) == 0 {
+			methods = trigger.DefaultMethods
+		}
+		for _, m := range methods {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
 // hook receives a webhook on a trigger path.
 func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	cfg := s.cfg.Load()
@@ -74,9 +102,9 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no trigger listens on "+r.URL.Path)
 		return
 	}
-	if r.Method != http.MethodPost && r.Method != http.MethodPut {
-		w.Header().Set("Allow", "POST, PUT")
-		writeError(w, http.StatusMethodNotAllowed, "webhooks are POSTed")
+	if triggers = takes(triggers, r.Method); len(triggers) == 0 {
+		w.Header().Set("Allow", strings.Join(allowed(cfg.Triggers.ForPath(r.URL.Path)), ", "))
+		writeError(w, http.StatusMethodNotAllowed, "no trigger on "+r.URL.Path+" takes "+r.Method)
 		return
 	}
 	received := time.Now()

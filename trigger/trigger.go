@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -24,6 +25,7 @@ import (
 type Trigger struct {
 	Name         string
 	Path         string
+	Methods      []string // HTTP methods the trigger takes; see DefaultMethods
 	ProviderName string
 	Provider     providers.Provider
 	AllowList    *providers.AllowList
@@ -40,6 +42,19 @@ type Trigger struct {
 	API          *APISpec // the provider's API, for what payloads do not say
 	Notify       []NotifySpec
 	RateLimit    *rate.Limiter // rate_limit: nil = unlimited; a reload makes a new one
+}
+
+// DefaultMethods are the HTTP methods a trigger takes when its config names
+// none: how webhook senders deliver.
+var DefaultMethods = []string{"POST", "PUT"}
+
+// Takes reports whether t takes requests made with method.
+func (t *Trigger) Takes(method string) bool {
+	methods := t.Methods
+	if len(methods) == 0 {
+		methods = DefaultMethods
+	}
+	return slices.Contains(methods, method)
 }
 
 // NotifySpec is one entry of a trigger's notify list: an endpoint told

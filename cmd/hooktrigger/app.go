@@ -18,6 +18,7 @@ import (
 
 	"github.com/hooktrigger/hooktrigger/config"
 	"github.com/hooktrigger/hooktrigger/server"
+	"github.com/hooktrigger/hooktrigger/trigger"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -82,7 +83,7 @@ func newRoot(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
 				return &exitError{1, err}
 			}
 			for _, t := range cfg.Triggers.All() {
-				fmt.Fprintln(stdout, summary(t.Name, t.Path, t.ProviderName, t.Events, len(t.Variables)))
+				fmt.Fprintln(stdout, summary(t, len(t.Variables)))
 			}
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(stderr, "warning: "+w.Error())
@@ -118,12 +119,16 @@ func versionString() string {
 	return v
 }
 
-func summary(name, path, provider string, events []string, nvars int) string {
+func summary(t *trigger.Trigger, nvars int) string {
 	ev := "all events"
-	if len(events) > 0 {
-		ev = "events " + strings.Join(events, ",")
+	if len(t.Events) > 0 {
+		ev = "events " + strings.Join(t.Events, ",")
 	}
-	return fmt.Sprintf("ok  %s  POST %s  provider %s  %s  %d variable(s)", name, path, provider, ev, nvars)
+	method := "POST"
+	if len(t.Methods) > 0 {
+		method = strings.Join(t.Methods, ",")
+	}
+	return fmt.Sprintf("ok  %s  %s %s  provider %s  %s  %d variable(s)", t.Name, method, t.Path, t.ProviderName, ev, nvars)
 }
 
 func newLogger(format, level string, w io.Writer) *slog.Logger {

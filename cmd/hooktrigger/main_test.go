@@ -420,6 +420,11 @@ func TestCheck(t *testing.T) {
 			want: []string{`triggers[0].run.mask: "DEPLOY-TOKEN" is not a valid environment variable name`},
 		},
 		{
+			name: "BadMethods",
+			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    methods: [GET, FETCH]\n    run: {command: [true]}\n  - name: b\n    provider: github\n    secret: s\n    methods: [GET]\n    run: {command: [true]}\n",
+			want: []string{`triggers[0].methods: "FETCH" is not one of GET, POST, PUT, PATCH, DELETE`, "triggers[1].methods: only for provider generic: github POSTs its webhooks"},
+		},
+		{
 			name: "BadNotify",
 			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run: {command: [true]}\n    notify:\n      - {url: 'hooks.example.org/x?token=t0ken', format: teams, on: [running], secret: 'nope!'}\n",
 			want: []string{

@@ -1165,3 +1165,52 @@ triggers:
 		t.Errorf("log:\n%q\nanswer's log:\n%q\nwant:\n%q", logged, got.Log, want)
 	}
 }
+
+// TestServe_Methods: a generic trigger may take GET (a link, a monitor,
+// adnanh/webhook's http-methods); on a shared path each method reaches the
+// triggers that take it, and a method none takes gets 405 with Allow.
+func TestServe_Methods(t *testing.T) {
+	p := serveTriggers(t, `  - name: by-link
+    path: /hooks/deploy
+    secret: tok
+    methods: [get]
+    variables:
+      - {name: env, query: env}
+    run:
+      script: 'echo "deploy to $env"'
+      wait: 10s
+  - name: by-post
+    path: /hooks/deploy
+    secret: tok
+    run: {command: ['true']}
+`)
+	fired := func(r *Response) []string {
+		t.Helper()
+		var a struct {
+			Runs []struct{ Trigger, Log string }
+		}
+		if err := json.Unmarshal(r.Body, &a); err != nil {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		var out []string
+		for _, run := range a.Runs {
+			out = append(out, run.Trigger+": "+run.Log)
+		}
+		return out
+	}
+	r := Do(t, "GET", p.URL+"/hooks/deploy?token=tok&env=prod", nil, nil)
+	if got := fired(r); r.Status != http.StatusOK || !slices.Equal(got, []string{"by-link: deploy to prod\n"}) {
+		t.Errorf("GET: %d %v, want the GET trigger alone, with its query variable", r.Status, got)
+	}
+	r = Do(t, "POST", p.URL+"/hooks/deploy?token=tok", []byte(`{}`), map[string]string{"Content-Type": "application/json"})
+	if got := fired(r); r.Status != http.StatusAccepted || !slices.Equal(got, []string{"by-post: "}) {
+		t.Errorf("POST: %d %v, want the default trigger alone", r.Status, got)
+	}
+	r = Do(t, "DELETE", p.URL+"/hooks/deploy?token=tok", nil, nil)
+	if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, POST, PUT" {
+		t.Errorf("DELETE: %d Allow %q, want 405 with Allow: GET, POST, PUT", r.Status, r.Header.Get("Allow"))
+	}
+	if r := Do(t, "GET", p.URL+"/hooks/deploy?token=wrong&env=prod", nil, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("GET with a wrong token: %d, want 401", r.Status)
+	}
+}

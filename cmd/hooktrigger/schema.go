@@ -86,6 +86,7 @@ var schemaExtra = map[string]map[string]any{
 	"triggers[].provider":                  {"enum": []any{"github", "gitlab", "generic"}, "description": "who sends the webhooks (default generic)"},
 	"triggers[].secret":                    {"description": "webhook secret or token: ${ENV}, file:/path or a literal; a list rotates keys"},
 	"triggers[].auth.type":                 {"enum": []any{"token", "hmac", "standard-webhooks"}},
+	"triggers[].methods":                   {"description": "HTTP methods the trigger takes (generic provider; default POST, PUT); GET for a link or a monitor"},
 	"triggers[].paths":                     {"description": "globs on the files a push changed (** across directories, ! excludes); a delivery that does not list them fires"},
 	"triggers[].response":                  {"enum": []any{"normal", "verbose"}, "description": "verbose: variable values appear in the response"},
 	"triggers[].run.concurrency.policy":    {"enum": []any{"queue", "parallel", "cancel-previous", "skip-if-running"}},
