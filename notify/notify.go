@@ -225,8 +225,11 @@ type post struct {
 	id   string // Webhook-Id: the same for every try, so a receiver can drop repeats
 }
 
-// ErrClosed is returned by Notify after Close.
-var ErrClosed = errors.New("notify: closed")
+// Errors of Notify.
+var (
+	ErrClosed    = errors.New("notify: closed")
+	ErrQueueFull = errors.New("notify: too many notifications waiting")
+)
 
 // Start starts the senders.
 func (n *Notifier) Start() {
@@ -256,7 +259,7 @@ func (n *Notifier) Start() {
 // Notify queues the notifications of run r, if it has ended in a state
 // one of its trigger's targets asks for, and returns how many it queued.
 // It never blocks: when the queue is full the notifications are dropped
-// with a warning.
+// with a warning, and the error is ErrQueueFull.
 func (n *Notifier) Notify(r *store.Run) (int, error) {
 	if r == nil || !r.State.Final() || n.Lookup == nil {
 		return 0, nil
@@ -301,7 +304,7 @@ func (n *Notifier) Notify(r *store.Run) (int, error) {
 	default:
 		n.dropped.Add(uint64(len(posts)))
 		n.Log.Warn("notifications dropped: too many waiting", "run", r.ID, "count", len(posts))
-		return 0, nil
+		return 0, ErrQueueFull
 	}
 }
 

@@ -165,3 +165,36 @@ func TestNotifier_Pending(t *testing.T) {
 		t.Errorf("Pending calls %v, want %v", events, want)
 	}
 }
+
+// TestNotifier_QueueFull: with both senders busy and the queue full, Notify
+// drops the run's notifications and says so, so that a caller resending
+// owed ones can wait for room rather than settle them unsent.
+func TestNotifier_QueueFull(t *testing.T) {
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	n := &notify.Notifier{Lookup: func(string) []trigger.NotifySpec { return []trigger.NotifySpec{{URL: hang.URL}} }, Queue: 1}
+	n.Start()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		n.Close(ctx)
+	}()
+	var errs []error
+	for i := range 4 {
+		r := failedRun()
+		r.ID = fmt.Sprintf("run%d", i)
+		_, err := n.Notify(r)
+		errs = append(errs, err)
+		time.Sleep(50 * time.Millisecond) // a sender takes the job
+	}
+	if errs[0] != nil || errs[1] != nil || errs[2] != nil || errs[3] != notify.ErrQueueFull || n.Dropped() != 1 {
+		t.Errorf("Notify errors %v, dropped %d: want two posting, one queued, the fourth ErrQueueFull", errs, n.Dropped())
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"time"
@@ -48,29 +49,36 @@ func (s *Server) startNotify() {
 // resendNotifications sends the notifications that an earlier process (or,
 // with a shared database, an instance that died) owed: a crash or a stop
 // whose grace ran out left them unsent. Those no target asks for any more
-// (the config changed) are settled unsent.
+// (the config changed) are settled unsent. When the queue is full it waits
+// for room, so it runs in a goroutine of its own.
 func (s *Server) resendNotifications(ctx context.Context) {
 	runs, err := s.store.TakeNotifyPending(ctx, s.sched.Instance)
 	if err != nil {
 		s.log.Warn("cannot list the notifications left unsent", "err", err)
 		return
 	}
-	sent := 0
+	if len(runs) > 0 {
+		s.log.Info("notifications left unsent by an instance that stopped are sent again", "runs", len(runs))
+	}
 	for _, r := range runs {
 		n, err := s.notify.Notify(r)
-		if n > 0 {
-			sent++
-			continue
+		for errors.Is(err, notify.ErrQueueFull) {
+			select {
+			case <-ctx.Done():
+				return // still owed: the next start sends them
+			case <-time.After(time.Second):
+			}
+			n, err = s.notify.Notify(r)
 		}
-		if err == nil {
+		switch {
+		case errors.Is(err, notify.ErrClosed):
+			return
+		case err == nil && n == 0:
 			err = s.store.SetNotifyPending(ctx, r.ID, "")
 		}
 		if err != nil {
 			s.log.Warn("cannot send the notifications left unsent", "run", r.ID, "err", err)
 		}
-	}
-	if sent > 0 {
-		s.log.Info("notifications left unsent by an instance that stopped are sent again", "runs", sent)
 	}
 }
 
@@ -118,8 +126,13 @@ func (s *Server) closeNotify() {
 const adoptInterval = 10 * time.Second
 
 // adoptNotifications sends, while ctx lasts, the notifications owed by
-// instances that died (see resendNotifications).
-func (s *Server) adoptNotifications(ctx context.Context) {
+// earlier processes at once, and with a shared database those owed by
+// instances that die later, every adoptInterval (see resendNotifications).
+func (s *Server) adoptNotifications(ctx context.Context, shared bool) {
+	s.resendNotifications(ctx)
+	if !shared {
+		return
+	}
 	t := time.NewTicker(adoptInterval)
 	defer t.Stop()
 	for {

@@ -149,12 +149,14 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	// After Start, which ends the runs a crash left running.
 	s.resendStatuses(ctx)
-	s.resendNotifications(ctx)
-	if sh, ok := s.store.(store.Shared); ok { // claim runs recorded by other instances
-		wctx, stop := context.WithCancel(context.Background())
-		go func() { <-s.stopPrune; stop() }()
+	wctx, stop := context.WithCancel(context.Background())
+	go func() { <-s.stopPrune; stop() }()
+	sh, shared := s.store.(store.Shared)
+	// Notifications owed by earlier processes (notify.go).
+	go s.adoptNotifications(wctx, shared)
+	if shared {
+		// Claim runs recorded by other instances.
 		go s.sched.Watch(wctx, sh, 2*time.Second)
-		go s.adoptNotifications(wctx)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
