@@ -41,6 +41,7 @@ type variableDesc struct {
 type triggerInfo struct {
 	Name      string         `json:"name"`
 	Path      string         `json:"path"`
+	Methods   []string       `json:"methods"`
 	Provider  string         `json:"provider"`
 	Events    []string       `json:"events"`
 	Branches  []string       `json:"branches,omitempty"`
@@ -58,7 +59,7 @@ type triggerInfo struct {
 func (s *Server) triggerInfos(r *http.Request) ([]triggerInfo, error) {
 	out := []triggerInfo{}
 	for _, t := range s.cfg.Load().Triggers.All() {
-		ti := triggerInfo{Name: t.Name, Path: t.Path, Provider: t.ProviderName, Events: t.Events,
+		ti := triggerInfo{Name: t.Name, Path: t.Path, Methods: t.Taken(), Provider: t.ProviderName, Events: t.Events,
 			Branches: t.Branches.Patterns(), Tags: t.Tags.Patterns(), Paths: t.Paths.Patterns(), Filters: []filterDesc{}, Variables: []variableDesc{}}
 		if ti.Events == nil {
 			ti.Events = []string{}

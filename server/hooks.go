@@ -80,11 +80,7 @@ func takes(triggers []*trigger.Trigger, method string) []*trigger.Trigger {
 func allowed(triggers []*trigger.Trigger) []string {
 	var out []string
 	for _, t := range triggers {
-		methods := t.Methods
-		if len(methods) == 0 {
-			methods = trigger.DefaultMethods
-		}
-		for _, m := range methods {
+		for _, m := range t.Taken() {
 			if !slices.Contains(out, m) {
 				out = append(out, m)
 			}

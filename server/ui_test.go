@@ -441,10 +441,10 @@ func TestAPI_Triggers(t *testing.T) {
 	r := send(t, "GET", base+"/api/triggers", "", map[string]string{"Authorization": "Bearer " + testToken})
 	var got struct {
 		Triggers []struct {
-			Name, Path, Provider string
-			Branches, Paths      []string
-			Filters              []struct{ Kind, Text, Expression string }
-			Variables            []struct{ Name, Source, Expression string }
+			Name, Path, Provider     string
+			Methods, Branches, Paths []string
+			Filters                  []struct{ Kind, Text, Expression string }
+			Variables                []struct{ Name, Source, Expression string }
 		}
 	}
 	if err := json.Unmarshal([]byte(r.body), &got); err != nil || r.status != 200 {
@@ -459,12 +459,12 @@ func TestAPI_Triggers(t *testing.T) {
 		t.Errorf("build: %+v", b)
 	}
 	if rel.Name != "release" || rel.Provider != "github" || len(rel.Branches) != 1 || rel.Branches[0] != "release/*" ||
-		strings.Join(rel.Paths, " ") != "charts/** !**/*.md" {
+		strings.Join(rel.Paths, " ") != "charts/** !**/*.md" || strings.Join(rel.Methods, " ") != "POST PUT" {
 		t.Errorf("release: %+v", rel)
 	}
 	cookie, _ := signIn(t, base)
 	page := send(t, "GET", base+"/ui/triggers", "", nil, cookie)
-	if !strings.Contains(page.body, "<dt>Paths</dt><dd><code>charts/**, !**/*.md</code></dd>") {
+	if !strings.Contains(page.body, "<dt>Paths</dt><dd><code>charts/**, !**/*.md</code></dd>") || !strings.Contains(page.body, "<dt>Path</dt><dd>POST, PUT <code>/hooks/app</code></dd>") {
 		t.Errorf("the triggers page does not show the paths:\n%s", page.body)
 	}
 }

@@ -48,14 +48,16 @@ type Trigger struct {
 // none: how webhook senders deliver.
 var DefaultMethods = []string{"POST", "PUT"}
 
-// Takes reports whether t takes requests made with method.
-func (t *Trigger) Takes(method string) bool {
-	methods := t.Methods
-	if len(methods) == 0 {
-		methods = DefaultMethods
+// Taken returns the HTTP methods t takes.
+func (t *Trigger) Taken() []string {
+	if len(t.Methods) == 0 {
+		return DefaultMethods
 	}
-	return slices.Contains(methods, method)
+	return t.Methods
 }
+
+// Takes reports whether t takes requests made with method.
+func (t *Trigger) Takes(method string) bool { return slices.Contains(t.Taken(), method) }
 
 // NotifySpec is one entry of a trigger's notify list: an endpoint told
 // how runs ended.
