@@ -396,6 +396,7 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		p.errf(field+".run", "is required: a command or a script to run")
 	} else {
 		t.Spec = p.compileRun(field+".run", rt.Name, rt.Run)
+		p.checkMask(field+".run.mask", rt.Run, t.Spec.Command.InheritEnv, seen)
 		if t.Spec.Wait > 0 && len(secrets) == 0 {
 			p.warnf(field+".run.wait", "the answer carries the build's log, and with allow_unsigned anyone who reaches the trigger reads it")
 		}
@@ -436,6 +437,20 @@ func (p *parser) apiToken(field, provider, token string) string {
 	return tok
 }
 
+// checkMask checks run.mask: names of environment variables, each one the
+// build gets (from run.env, inherit_env or the trigger's variables, vars).
+func (p *parser) checkMask(field string, r *Run, inherit []string, vars map[string]bool) {
+	for _, k := range r.Mask {
+		_, inEnv := r.Env[k]
+		switch {
+		case !envName.MatchString(k):
+			p.errf(field, "%q is not a valid environment variable name", k)
+		case !inEnv && !vars[k] && !slices.Contains(inherit, k) && !slices.Contains(inherit, "all"):
+			p.warnf(field, "%s is not in run.env, inherit_env or the variables: the build does not get it", k)
+		}
+	}
+}
+
 var inheritDefault = []string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"}
 
 func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
@@ -470,15 +485,6 @@ func (p *parser) compileRun(field, name string, r *Run) *pipeline.Spec {
 	for k := range r.Env {
 		if !envName.MatchString(k) {
 			p.errf(field+".env."+k, "is not a valid environment variable name")
-		}
-	}
-	for _, k := range r.Mask {
-		_, inEnv := r.Env[k]
-		switch {
-		case !envName.MatchString(k):
-			p.errf(field+".mask", "%q is not a valid environment variable name", k)
-		case !inEnv && !slices.Contains(cmd.InheritEnv, k) && !slices.Contains(cmd.InheritEnv, "all"):
-			p.warnf(field+".mask", "%s is neither in run.env nor in inherit_env: the build does not get it", k)
 		}
 	}
 	cmd.Mask = r.Mask

@@ -239,6 +239,7 @@ func Execute(ctx context.Context, cmd *Command, job *Job) *Result {
 	if st.err != nil {
 		pr.Close()
 		err := &fs.PathError{Op: "fork/exec", Path: path, Err: st.err}
+		lc.end() // the preamble's end the masker held back
 		lc.note("could not start %s: %v", argv[0], err)
 		return fail(fmt.Errorf("pipeline: start %s: %w", argv[0], err))
 	}

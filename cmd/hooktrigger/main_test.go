@@ -465,10 +465,10 @@ func TestCheck(t *testing.T) {
 	})
 	t.Run("MaskOfAVariableTheBuildLacks", func(t *testing.T) {
 		path := filepath.Join(dir, "mask.yaml")
-		writeFile(t, path, "triggers:\n  - name: a\n    allow_unsigned: true\n    run:\n      command: [true]\n      env: {DB_PASSWORD: x1y2z3w4}\n      mask: [DB_PASSWORD, AWS_SECRET_ACCESS_KEY]\n")
+		writeFile(t, path, "triggers:\n  - name: a\n    allow_unsigned: true\n    variables:\n      - {name: session, jsonpath: $.session}\n    run:\n      command: [true]\n      env: {DB_PASSWORD: x1y2z3w4}\n      mask: [DB_PASSWORD, session, AWS_SECRET_ACCESS_KEY]\n")
 		code, _, stderr := runCLI(t, nil, "check", "--config", path)
-		want := "triggers[0].run.mask: AWS_SECRET_ACCESS_KEY is neither in run.env nor in inherit_env: the build does not get it"
-		if code != 0 || !strings.Contains(stderr, want) || strings.Contains(stderr, "DB_PASSWORD is neither") {
+		want := "triggers[0].run.mask: AWS_SECRET_ACCESS_KEY is not in run.env, inherit_env or the variables: the build does not get it"
+		if code != 0 || !strings.Contains(stderr, want) || strings.Contains(stderr, "DB_PASSWORD is not") || strings.Contains(stderr, "session is not") {
 			t.Fatalf("want exit 0 and the warning %q only; got %d, %q", want, code, stderr)
 		}
 	})
