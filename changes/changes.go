@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-github/v82/github"
@@ -31,13 +32,38 @@ type Lister struct {
 	mu     sync.Mutex
 	github map[string]*github.Client
 	gitlab map[string]*gitlab.Client
+
+	listed, cut, failed atomic.Uint64
 }
+
+// Listed counts the lists read whole, Cut those that may be cut short
+// (MaxFiles or more), Failed the lookups that gave no list.
+func (l *Lister) Listed() uint64 { return l.listed.Load() }
+
+// Cut: see Listed.
+func (l *Lister) Cut() uint64 { return l.cut.Load() }
+
+// Failed: see Listed.
+func (l *Lister) Failed() uint64 { return l.failed.Load() }
 
 // Files returns the files that pull request (GitHub) or merge request
 // (GitLab) number of repo changes, with both names of a renamed file.
 // complete is false when the list may be cut short (MaxFiles or more).
 // baseURL is "" for github.com and gitlab.com. Errors never hold the token.
 func (l *Lister) Files(ctx context.Context, provider, baseURL, token, repo string, number int) (files []string, complete bool, err error) {
+	files, complete, err = l.files(ctx, provider, baseURL, token, repo, number)
+	switch {
+	case err != nil:
+		l.failed.Add(1)
+	case complete:
+		l.listed.Add(1)
+	default:
+		l.cut.Add(1)
+	}
+	return files, complete, err
+}
+
+func (l *Lister) files(ctx context.Context, provider, baseURL, token, repo string, number int) ([]string, bool, error) {
 	switch provider {
 	case "github":
 		c, err := l.githubClient(baseURL, token)

@@ -62,4 +62,7 @@ func TestFiles(t *testing.T) {
 			}
 		})
 	}
+	if l.Listed() != 2 || l.Cut() != 2 || l.Failed() != 4 {
+		t.Errorf("counts listed %d, cut %d, failed %d; want 2, 2 and 4", l.Listed(), l.Cut(), l.Failed())
+	}
 }

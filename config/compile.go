@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -402,7 +403,7 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		}
 	}
 	if s := rt.Status; s != nil {
-		tok := p.apiToken(field+".status", t.ProviderName, s.Token)
+		tok := p.apiToken(field+".status", t.ProviderName, s.Token, s.BaseURL)
 		ctx := s.Context
 		if ctx == "" {
 			ctx = "hooktrigger/" + rt.Name
@@ -411,7 +412,7 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		t.API = &trigger.APISpec{Token: tok, BaseURL: s.BaseURL}
 	}
 	if a := rt.API; a != nil {
-		t.API = &trigger.APISpec{Token: p.apiToken(field+".provider_api", t.ProviderName, a.Token), BaseURL: a.BaseURL}
+		t.API = &trigger.APISpec{Token: p.apiToken(field+".provider_api", t.ProviderName, a.Token, a.BaseURL), BaseURL: a.BaseURL}
 	}
 	for i, n := range rt.Notify {
 		t.Notify = append(t.Notify, p.compileNotify(fmt.Sprintf("%s.notify[%d]", field, i), n))
@@ -424,9 +425,9 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 }
 
 // apiToken checks a block that reaches the provider's REST API (field):
-// the provider has one, and the block's token is given. It returns the
-// token.
-func (p *parser) apiToken(field, provider, token string) string {
+// the provider has one, the block's token is given, and it does not go in
+// clear to another machine. It returns the token.
+func (p *parser) apiToken(field, provider, token, baseURL string) string {
 	if provider != "github" && provider != "gitlab" {
 		p.errf(field, "needs provider github or gitlab")
 	}
@@ -434,7 +435,21 @@ func (p *parser) apiToken(field, provider, token string) string {
 	if tok == "" {
 		p.errf(field+".token", "is required")
 	}
+	if u, err := url.Parse(baseURL); baseURL != "" && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+		p.errf(field+".base_url", "needs an http:// or https:// URL")
+	} else if baseURL != "" && u.Scheme == "http" && !loopback(u.Hostname()) {
+		p.warnf(field+".base_url", "plain http: the token crosses the network unencrypted")
+	}
 	return tok
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkMask checks run.mask: names of environment variables, each one the

@@ -88,6 +88,8 @@ func newMetrics(s *Server) *metrics {
 		map[string]func() uint64{"sent": s.status.Sent, "failed": s.status.Failures})...)
 	m.reg.MustRegister(resultCounters("hooktrigger_notifications_total", "Notifications of a notify list by result: sent (a 2xx), failed (given up: refused, out of attempts, cut by a stop), dropped (the queue was full).",
 		map[string]func() uint64{"sent": s.notify.Sent, "failed": s.notify.Failed, "dropped": s.notify.Dropped})...)
+	m.reg.MustRegister(resultCounters("hooktrigger_changed_files_lookups_total", "Lookups of a pull or merge request's files in the provider's API, for paths: listed (whole), cut (3,000 files or more: the trigger fires), failed (no list: the trigger fires).",
+		map[string]func() uint64{"listed": s.changes.Listed, "cut": s.changes.Cut, "failed": s.changes.Failed})...)
 	return m
 }
 

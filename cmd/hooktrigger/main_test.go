@@ -425,6 +425,11 @@ func TestCheck(t *testing.T) {
 			want: []string{`triggers[0].methods: "FETCH" is not one of GET, POST, PUT, PATCH, DELETE`, "triggers[1].methods: only for provider generic: github POSTs its webhooks"},
 		},
 		{
+			name: "APIBaseURLWithoutScheme",
+			yaml: "triggers:\n  - name: a\n    provider: github\n    secret: s\n    provider_api: {token: t, base_url: ghe.example.org}\n    run: {command: [true]}\n",
+			want: []string{"triggers[0].provider_api.base_url: needs an http:// or https:// URL"},
+		},
+		{
 			name: "BadNotify",
 			yaml: "triggers:\n  - name: a\n    allow_unsigned: true\n    run: {command: [true]}\n    notify:\n      - {url: 'hooks.example.org/x?token=t0ken', format: teams, on: [running], secret: 'nope!'}\n",
 			want: []string{
@@ -470,6 +475,15 @@ func TestCheck(t *testing.T) {
 		want := "triggers[0].run.mask: AWS_SECRET_ACCESS_KEY is not in run.env, inherit_env or the variables: the build does not get it"
 		if code != 0 || !strings.Contains(stderr, want) || strings.Contains(stderr, "DB_PASSWORD is not") || strings.Contains(stderr, "session is not") {
 			t.Fatalf("want exit 0 and the warning %q only; got %d, %q", want, code, stderr)
+		}
+	})
+	t.Run("APITokenInClear", func(t *testing.T) {
+		path := filepath.Join(dir, "clear.yaml")
+		writeFile(t, path, "triggers:\n  - name: a\n    provider: gitlab\n    secret: s\n    status: {token: t, base_url: 'http://gitlab.example.org'}\n    provider_api: {token: t, base_url: 'http://127.0.0.1:8929'}\n    run: {command: [true]}\n")
+		code, _, stderr := runCLI(t, nil, "check", "--config", path)
+		want := "triggers[0].status.base_url: plain http: the token crosses the network unencrypted"
+		if code != 0 || !strings.Contains(stderr, want) || strings.Contains(stderr, "provider_api.base_url") {
+			t.Fatalf("want exit 0 and the warning %q only (a loopback address is fine); got %d, %q", want, code, stderr)
 		}
 	})
 	t.Run("GoodFile", func(t *testing.T) {

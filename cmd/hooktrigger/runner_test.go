@@ -1095,8 +1095,14 @@ func TestServe_PathsPullRequest(t *testing.T) {
 	if got := pr("p1"); !slices.Equal(got, []string{"api", "web", "blind"}) {
 		t.Errorf("fired %v: want api (a file on page 2), web (the old name of a rename, through the status token) and blind (no token)", got)
 	}
-	if calls := len(gh.Calls()); calls != 2 {
-		t.Errorf("%d API calls: want the 2 pages once, shared by the triggers with the same token", calls)
+	lists := 0 // the web trigger's status block also posts commit statuses
+	for _, c := range gh.Calls() {
+		if strings.HasSuffix(c.Path, "/files") {
+			lists++
+		}
+	}
+	if lists != 2 {
+		t.Errorf("%d list requests: want the 2 pages once, shared by the triggers with the same token", lists)
 	}
 
 	gh.SetFiles("Codertocat/Hello-World", 2, fakeapi.File{Name: "README.md"})
@@ -1124,6 +1130,13 @@ func TestServe_PathsPullRequest(t *testing.T) {
 	gl.SetFiles("gitlabhq/gitlab-test", 1, fakeapi.File{Name: "app/models/user.rb"}, fakeapi.File{Name: "CHANGELOG.md"})
 	if got := merge("m2"); !slices.Equal(got, []string{"mr"}) {
 		t.Errorf("a merge request changing CHANGELOG.md: fired %v", got)
+	}
+	metrics := string(Do(t, "GET", p.URL+"/metrics", nil, nil).Body)
+	for _, want := range []string{`hooktrigger_changed_files_lookups_total{result="listed"} 4`, `hooktrigger_changed_files_lookups_total{result="failed"} 1`,
+		`hooktrigger_changed_files_lookups_total{result="cut"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 
