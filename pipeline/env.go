@@ -19,6 +19,11 @@ const (
 	EnvVars         = "HOOKTRIGGER_VARS"           // path of the JSON object of all variables
 	EnvVarsDir      = "HOOKTRIGGER_VARS_DIR"       // directory holding one file per variable
 	EnvFileOnlyVars = "HOOKTRIGGER_FILE_ONLY_VARS" // space-separated names passed by file only
+	// EnvChangedFiles is the path of a file listing the files the delivery
+	// changed, one per line. Job.Meta carries the list under this name; the
+	// environment gets the file's path instead, as a list can be longer
+	// than one environment string may be.
+	EnvChangedFiles = "HOOKTRIGGER_CHANGED_FILES"
 )
 
 // metaPrefix starts every name hooktrigger reserves for itself.
@@ -159,6 +164,9 @@ func buildEnv(cmd *Command, job *Job, varsFile, payloadFile string) (env, fileOn
 	for k, v := range job.Meta {
 		if !strings.HasPrefix(k, metaPrefix) {
 			k = metaPrefix + k
+		}
+		if k == EnvChangedFiles {
+			v = filepath.Join(filepath.Dir(varsFile), ChangedFilesFile)
 		}
 		if validEnvName(k) && !strings.ContainsRune(v, 0) {
 			m[k] = v

@@ -84,8 +84,9 @@ const DefaultKillGrace = 10 * time.Second
 
 // File names Execute writes in Job.RunDir.
 const (
-	PayloadFile = "payload"   // the raw body
-	VarsFile    = "vars.json" // JSON object of all variables
+	PayloadFile      = "payload"       // the raw body
+	VarsFile         = "vars.json"     // JSON object of all variables
+	ChangedFilesFile = "changed_files" // the files the delivery changed, one per line (see EnvChangedFiles)
 )
 
 // logDrainWait bounds how long Execute waits for the log pipe to reach its
@@ -432,6 +433,11 @@ func writeJobFiles(job *Job, payloadFile, varsFile string, missing []string) (fr
 	if err := writeFile(varsFile, buf.Bytes(), fresh); err != nil {
 		return fresh, err
 	}
+	if list, ok := changedFiles(job.Meta); ok {
+		if err := writeFile(filepath.Join(job.RunDir, ChangedFilesFile), []byte(list+"\n"), fresh); err != nil {
+			return fresh, err
+		}
+	}
 	// A run directory used before may hold files of another delivery.
 	dir := VarsDir(varsFile)
 	if !fresh {
@@ -451,6 +457,16 @@ func writeJobFiles(job *Job, payloadFile, varsFile string, missing []string) (fr
 		}
 	}
 	return fresh, nil
+}
+
+// changedFiles returns the list of changed files that meta carries, under
+// EnvChangedFiles with or without its prefix.
+func changedFiles(meta map[string]string) (string, bool) {
+	if v, ok := meta[EnvChangedFiles]; ok {
+		return v, true
+	}
+	v, ok := meta[strings.TrimPrefix(EnvChangedFiles, metaPrefix)]
+	return v, ok
 }
 
 // writeFile writes data to a new file name with mode 0600.
@@ -532,7 +548,7 @@ func clearRunDir(dir, logPath string) error {
 	for _, e := range entries {
 		name := e.Name()
 		p := filepath.Join(dir, name)
-		if name == PayloadFile || name == VarsFile || p == VarsDir(filepath.Join(dir, VarsFile)) || p == filepath.Clean(logPath) {
+		if name == PayloadFile || name == VarsFile || name == ChangedFilesFile || p == VarsDir(filepath.Join(dir, VarsFile)) || p == filepath.Clean(logPath) {
 			continue
 		}
 		if err := os.RemoveAll(p); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/extract"
+	"github.com/hooktrigger/hooktrigger/pipeline"
 	"github.com/hooktrigger/hooktrigger/providers"
 	"github.com/hooktrigger/hooktrigger/store"
 	"github.com/hooktrigger/hooktrigger/trigger"
@@ -100,6 +101,10 @@ func (s *Server) evaluate(ctx context.Context, path string, preq *providers.Requ
 				Vars: detachValues(d.Vars), CreatedAt: received,
 			}
 			run.Meta = detachValues(meta(run, t, ti, del))
+			if d.ChangedFiles != nil {
+				// The build reads them from a file (pipeline.EnvChangedFiles).
+				run.Meta[pipeline.EnvChangedFiles] = strings.Join(d.ChangedFiles, "\n")
+			}
 			if d.Cause != "" {
 				run.Meta["HOOKTRIGGER_CAUSE"] = d.Cause
 			}

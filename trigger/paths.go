@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tidwall/gjson"
 
@@ -77,23 +78,21 @@ type Files struct {
 // matchPaths applies the paths filter to the files the payload lists, else
 // to those lookup finds: it holds when one of the changed files matches the
 // globs, and when which files changed is not known (a build too many
-// rather than a build silently missing).
-func (t *Trigger) matchPaths(in *extract.Input, lookup func() Files) (bool, string) {
+// rather than a build silently missing). It returns the files when known.
+func (t *Trigger) matchPaths(in *extract.Input, lookup func() Files) (ok bool, why string, files []string) {
 	files, known := ChangedFiles(in)
 	if !known && lookup != nil {
 		f := lookup()
 		files, known = f.List, f.Known
 	}
 	if !known {
-		return true, ""
+		return true, "", nil
 	}
-	for _, f := range files {
-		if t.Paths.Match(f) {
-			return true, ""
-		}
+	if slices.ContainsFunc(files, t.Paths.Match) {
+		return true, "", files
 	}
 	if len(files) == 0 {
-		return false, fmt.Sprintf("the push changed no files (paths %v)", t.Paths.patterns)
+		return false, fmt.Sprintf("the push changed no files (paths %v)", t.Paths.patterns), nil
 	}
-	return false, fmt.Sprintf("none of the %d changed files matches paths %v", len(files), t.Paths.patterns)
+	return false, fmt.Sprintf("none of the %d changed files matches paths %v", len(files), t.Paths.patterns), nil
 }

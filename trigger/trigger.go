@@ -111,6 +111,9 @@ type Decision struct {
 	Err     error             // extraction error (malformed body and the like)
 	Cause   string            // GWT-keyed triggers: the rendered causeString, when it fires
 	Private map[string]bool   // GWT-keyed triggers: names of Vars whose value came from a request header
+	// ChangedFiles are the files the delivery changed, when the trigger's
+	// paths filter knew them (nil otherwise).
+	ChangedFiles []string
 }
 
 // ErrMalformedBody is returned (wrapped) in Decision.Err when the body cannot
@@ -141,10 +144,12 @@ func (t *Trigger) DecideWith(req *providers.Request, info *providers.Info, in *e
 		}
 	}
 	if t.Paths != nil {
-		if ok, why := t.matchPaths(in, files); !ok {
+		ok, why, changed := t.matchPaths(in, files)
+		if !ok {
 			d.Reason = why
 			return d
 		}
+		d.ChangedFiles = changed
 	}
 	var vars map[string]string
 	var err error

@@ -950,7 +950,9 @@ func TestServe_Paths(t *testing.T) {
     provider: github
     secret: gh-secret
     paths: ['services/api/**', '!**/*.md']
-    run: {command: ['true']}
+    run:
+      script: 'if [ -n "${HOOKTRIGGER_CHANGED_FILES:-}" ]; then cat "$HOOKTRIGGER_CHANGED_FILES"; else echo not known; fi'
+      wait: 10s
   - name: gitlab-docs
     provider: gitlab
     secret: gl-secret
@@ -958,9 +960,10 @@ func TestServe_Paths(t *testing.T) {
     run: {command: ['true']}
 `)
 	type answer struct {
-		Runs    []struct{ Trigger string } `json:"runs"`
+		Runs    []struct{ Trigger, Log string } `json:"runs"`
 		Skipped []struct{ Trigger, Reason string }
 	}
+	logs := map[string]string{} // the api trigger's log, by delivery
 	read := func(r *Response) (fired []string, skipped map[string]string) {
 		t.Helper()
 		var a answer
@@ -970,6 +973,9 @@ func TestServe_Paths(t *testing.T) {
 		skipped = map[string]string{}
 		for _, run := range a.Runs {
 			fired = append(fired, run.Trigger)
+			if run.Trigger == "api" {
+				logs[string(r.Body)] = run.Log
+			}
 		}
 		for _, s := range a.Skipped {
 			skipped[s.Trigger] = s.Reason
@@ -991,8 +997,12 @@ func TestServe_Paths(t *testing.T) {
 	api := withJSON(t, newBranch, func(m map[string]any) {
 		m["commits"].([]any)[0].(map[string]any)["modified"] = []any{"services/api/handler.go", "services/api/README.md"}
 	})
-	if fired, skipped = read(github(api, "push", "d2")); !slices.Equal(fired, []string{"readme", "api"}) {
+	r := github(api, "push", "d2")
+	if fired, skipped = read(r); !slices.Equal(fired, []string{"readme", "api"}) {
 		t.Errorf("README.md and an API file pushed: fired %v, skipped %v", fired, skipped)
+	}
+	if got, want := logs[string(r.Body)], "README.md\nservices/api/handler.go\nservices/api/README.md\n"; got != want {
+		t.Errorf("the build's $HOOKTRIGGER_CHANGED_FILES held %q, want %q", got, want)
 	}
 	// Only a Markdown file under the API: excluded.
 	apiDoc := withJSON(t, newBranch, func(m map[string]any) {
@@ -1003,8 +1013,12 @@ func TestServe_Paths(t *testing.T) {
 	}
 	// A push listing no commits does not say what changed: both fire.
 	noCommits := mustRead(t, filepath.Join(corpus, "github/push/payload.json"))
-	if fired, skipped = read(github(noCommits, "push", "d4")); !slices.Equal(fired, []string{"readme", "api"}) {
+	r = github(noCommits, "push", "d4")
+	if fired, skipped = read(r); !slices.Equal(fired, []string{"readme", "api"}) {
 		t.Errorf("a push without commits: fired %v, skipped %v", fired, skipped)
+	}
+	if got := logs[string(r.Body)]; got != "not known\n" {
+		t.Errorf("files not known: the build's log %q, want no $HOOKTRIGGER_CHANGED_FILES", got)
 	}
 
 	gitlab := func(name, event, id string) (fired []string, skipped map[string]string) {
@@ -1023,7 +1037,7 @@ func TestServe_Paths(t *testing.T) {
 	}
 	// With every commit listed, the same push is skipped.
 	body := withJSON(t, mustRead(t, filepath.Join(corpus, "gitlab/push.json")), func(m map[string]any) { m["total_commits_count"] = 2 })
-	r := Do(t, "POST", p.URL+"/hooks/gitlab-docs", body, map[string]string{"Content-Type": "application/json",
+	r = Do(t, "POST", p.URL+"/hooks/gitlab-docs", body, map[string]string{"Content-Type": "application/json",
 		"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "gl-secret", "Idempotency-Key": "g3"})
 	if fired, skipped = read(r); len(fired) != 0 || !strings.Contains(skipped["gitlab-docs"], "changed files matches paths [*.md]") {
 		t.Errorf("GitLab push with every commit: fired %v, skipped %v", fired, skipped)
@@ -1044,7 +1058,9 @@ func TestServe_PathsPullRequest(t *testing.T) {
     secret: gh-secret
     paths: ['services/api/**']
     provider_api: {token: gh-api-token, base_url: '%[1]s'}
-    run: {command: ['true']}
+    run:
+      script: 'tail -n 3 "$HOOKTRIGGER_CHANGED_FILES"'
+      wait: 10s
   - name: web
     path: /hooks/gh
     provider: github
@@ -1065,10 +1081,11 @@ func TestServe_PathsPullRequest(t *testing.T) {
     provider_api: {token: gl-api-token, base_url: '%[2]s'}
     run: {command: ['true']}
 `, gh.URL, gl.URL))
+	var apiLog string
 	fired := func(r *Response) []string {
 		t.Helper()
 		var a struct {
-			Runs []struct{ Trigger string }
+			Runs []struct{ Trigger, Log string }
 		}
 		if err := json.Unmarshal(r.Body, &a); err != nil {
 			t.Fatalf("%d %s", r.Status, r.Body)
@@ -1076,6 +1093,9 @@ func TestServe_PathsPullRequest(t *testing.T) {
 		var out []string
 		for _, run := range a.Runs {
 			out = append(out, run.Trigger)
+			if run.Trigger == "api" {
+				apiLog = run.Log
+			}
 		}
 		return out
 	}
@@ -1094,6 +1114,9 @@ func TestServe_PathsPullRequest(t *testing.T) {
 	gh.SetFiles("Codertocat/Hello-World", 2, files...)
 	if got := pr("p1"); !slices.Equal(got, []string{"api", "web", "blind"}) {
 		t.Errorf("fired %v: want api (a file on page 2), web (the old name of a rename, through the status token) and blind (no token)", got)
+	}
+	if want := "services/api/main.go\nlib/util.go\nservices/web/util.go\n"; apiLog != want {
+		t.Errorf("the end of $HOOKTRIGGER_CHANGED_FILES: %q, want %q", apiLog, want)
 	}
 	lists := 0 // the web trigger's status block also posts commit statuses
 	for _, c := range gh.Calls() {
@@ -1225,5 +1248,32 @@ func TestServe_Methods(t *testing.T) {
 	}
 	if r := Do(t, "GET", p.URL+"/hooks/deploy?token=wrong&env=prod", nil, nil); r.Status != http.StatusUnauthorized {
 		t.Errorf("GET with a wrong token: %d, want 401", r.Status)
+	}
+}
+
+// TestServe_ChangedFilesAcrossAttempts: $HOOKTRIGGER_CHANGED_FILES lists
+// the push's files for every attempt of run.retry (the run directory is
+// emptied between attempts, that file kept).
+func TestServe_ChangedFilesAcrossAttempts(t *testing.T) {
+	p := serveTriggers(t, `  - name: changed
+    secret: tok
+    paths: ['src/**']
+    run:
+      script: 'echo "attempt $HOOKTRIGGER_ATTEMPT:"; cat "$HOOKTRIGGER_CHANGED_FILES"; [ "$HOOKTRIGGER_ATTEMPT" -ge 2 ]'
+      retry: {max: 1}
+      wait: 20s
+`)
+	body := []byte(`{"ref":"refs/heads/main","commits":[{"added":["src/a.go"],"modified":["docs/b.md"],"removed":[]}]}`)
+	r := Do(t, "POST", p.URL+"/hooks/changed", body, map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"})
+	var a struct {
+		Runs []struct{ State, Log string }
+	}
+	if err := json.Unmarshal(r.Body, &a); err != nil || len(a.Runs) != 1 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	for _, want := range []string{"attempt 1:\nsrc/a.go\ndocs/b.md\n", "attempt 2:\nsrc/a.go\ndocs/b.md\n"} {
+		if a.Runs[0].State != "succeeded" || !strings.Contains(a.Runs[0].Log, want) {
+			t.Errorf("run %s, log lacks %q:\n%s", a.Runs[0].State, want, a.Runs[0].Log)
+		}
 	}
 }

@@ -5,6 +5,9 @@ set -eu
 service="$1"
 work="${TMPDIR:-/tmp}/hooktrigger-$HOOKTRIGGER_RUN_ID"
 echo "$service: $HOOKTRIGGER_EVENT${HOOKTRIGGER_ACTION:+.$HOOKTRIGGER_ACTION} of $HOOKTRIGGER_BRANCH at $HOOKTRIGGER_SHA"
+if [ -n "${HOOKTRIGGER_CHANGED_FILES:-}" ]; then
+  echo "files changed in $service:"; grep "^$service/" "$HOOKTRIGGER_CHANGED_FILES" || echo "(none: a shared file under lib/)"
+fi
 git clone --quiet --no-checkout "https://github.com/$HOOKTRIGGER_REPO.git" "$work"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
