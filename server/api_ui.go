@@ -138,6 +138,10 @@ type ExtractResult struct {
 	Nodes     []any             `json:"nodes,omitempty"`
 	Event     string            `json:"event,omitempty"`
 	Filter    *FilterVerdict    `json:"filter,omitempty"`
+	// ChangedFiles are the files the payload says it changed, when the
+	// trigger has paths and they are known (what $HOOKTRIGGER_CHANGED_FILES
+	// would list).
+	ChangedFiles []string `json:"changed_files,omitempty"`
 }
 
 // FilterVerdict is a trigger's decision in an ExtractResult.
@@ -218,6 +222,7 @@ func Extract(cfg *config.Config, body []byte, h http.Header, q url.Values, event
 		out.Variables = d.Vars
 	}
 	out.Filter = &FilterVerdict{Matched: d.Fire, Reason: d.Reason}
+	out.ChangedFiles = d.ChangedFiles
 	return out, nil
 }
 

@@ -109,14 +109,18 @@ func TestExamples_Monorepo(t *testing.T) {
 				t.Fatalf("%s/%s: exit %d: %s", tc.name, trig, code, stderr)
 			}
 			var out struct {
-				Variables map[string]string
-				Filter    struct{ Matched bool }
+				Variables    map[string]string
+				Filter       struct{ Matched bool }
+				ChangedFiles []string `json:"changed_files"`
 			}
 			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 				t.Fatalf("%s/%s: %v: %s", tc.name, trig, err, stdout)
 			}
 			if out.Filter.Matched != want || want && out.Variables["branch"] != "topic" {
 				t.Errorf("%s: trigger %s fires=%v with %v, want fires=%v and branch topic", tc.name, trig, out.Filter.Matched, out.Variables, want)
+			}
+			if files := `"` + strings.Join(out.ChangedFiles, `","`) + `"`; want && files != tc.files {
+				t.Errorf("%s: trigger %s shows changed files %s, want %s", tc.name, trig, files, tc.files)
 			}
 		}
 	}
