@@ -414,6 +414,9 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 	if a := rt.API; a != nil {
 		t.API = &trigger.APISpec{Token: p.apiToken(field+".provider_api", t.ProviderName, a.Token, a.BaseURL), BaseURL: a.BaseURL}
 	}
+	if t.Paths != nil && t.API == nil && (t.ProviderName == "github" || t.ProviderName == "gitlab") && takesRequests(t.Events) {
+		p.warnf(field+".paths", "pull and merge requests list no files: without provider_api (or status) they always fire")
+	}
 	for i, n := range rt.Notify {
 		t.Notify = append(t.Notify, p.compileNotify(fmt.Sprintf("%s.notify[%d]", field, i), n))
 	}
@@ -422,6 +425,17 @@ func (p *parser) compileTrigger(field string, rt *Trigger, trusted []string) *tr
 		return nil
 	}
 	return t
+}
+
+// takesRequests reports whether events let pull or merge request events
+// through (no list takes every event).
+func takesRequests(events []string) bool {
+	if len(events) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(events, func(e string) bool {
+		return e == "*" || strings.HasPrefix(e, "pull_request") || strings.HasPrefix(e, "merge_request") || strings.HasPrefix(e, "issue_comment") || strings.HasPrefix(e, "note")
+	})
 }
 
 // apiToken checks a block that reaches the provider's REST API (field):

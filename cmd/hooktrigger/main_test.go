@@ -486,6 +486,15 @@ func TestCheck(t *testing.T) {
 			t.Fatalf("want exit 0 and the warning %q only (a loopback address is fine); got %d, %q", want, code, stderr)
 		}
 	})
+	t.Run("PathsForPullRequestsWithoutToken", func(t *testing.T) {
+		path := filepath.Join(dir, "prpaths.yaml")
+		writeFile(t, path, "triggers:\n  - name: a\n    provider: github\n    secret: s\n    events: [push, pull_request]\n    paths: [src/**]\n    run: {command: [true]}\n  - name: b\n    provider: github\n    secret: s\n    events: [push]\n    paths: [src/**]\n    run: {command: [true]}\n")
+		code, _, stderr := runCLI(t, nil, "check", "--config", path)
+		want := "triggers[0].paths: pull and merge requests list no files: without provider_api (or status) they always fire"
+		if code != 0 || !strings.Contains(stderr, want) || strings.Contains(stderr, "triggers[1].paths") {
+			t.Fatalf("want exit 0 and the warning %q for the first trigger only; got %d, %q", want, code, stderr)
+		}
+	})
 	t.Run("GoodFile", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, nil, "check", "--config", "../../examples/quickstart/hooktrigger.yaml")
 		if code != 0 {
