@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-github/v82/github"
 	gitlab "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/hooktrigger/hooktrigger/internal/ghapi"
 )
 
 // MaxFiles is the most files a list holds: GitHub lists at most 3,000 files
@@ -95,15 +97,9 @@ func (l *Lister) githubClient(baseURL, token string) (*github.Client, error) {
 	if c, ok := l.github[key]; ok {
 		return c, nil
 	}
-	c := github.NewClient(l.httpClient()).WithAuthToken(token)
-	if baseURL != "" {
-		// GitHub Enterprise Server serves the API under /api/v3/ (added
-		// unless present).
-		base := strings.TrimRight(baseURL, "/") + "/"
-		var err error
-		if c, err = c.WithEnterpriseURLs(base, base); err != nil {
-			return nil, fmt.Errorf("changes: base_url %q: %w", baseURL, err)
-		}
+	c, err := ghapi.Client(l.httpClient(), baseURL, token)
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
 	}
 	if l.github == nil {
 		l.github = map[string]*github.Client{}

@@ -31,9 +31,10 @@ func TestFiles(t *testing.T) {
 		// is fixed in the client.
 		{"GitHub", fakeapi.NewGitHub(t, "gh-token", true), "acme/app"},
 		{"GitLab", fakeapi.NewGitLab(t, "gl-token"), "group/sub/app"},
+		{"Gitea", fakeapi.NewGitea(t, "gt-token"), "acme/app"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := tc.api.URL
+			base := tc.api.URL + tc.api.Prefix // GitHub Enterprise: /api/v3 is added when missing
 			provider := tc.api.Provider
 			files := append(manyFiles(249), fakeapi.File{Name: "docs/new.md", Previous: "docs/old.md"})
 			tc.api.SetFiles(tc.repo, 7, files...)
@@ -62,7 +63,7 @@ func TestFiles(t *testing.T) {
 			}
 		})
 	}
-	if l.Listed() != 2 || l.Cut() != 2 || l.Failed() != 4 {
-		t.Errorf("counts listed %d, cut %d, failed %d; want 2, 2 and 4", l.Listed(), l.Cut(), l.Failed())
+	if l.Listed() != 3 || l.Cut() != 3 || l.Failed() != 6 {
+		t.Errorf("counts listed %d, cut %d, failed %d; want 3, 3 and 6", l.Listed(), l.Cut(), l.Failed())
 	}
 }

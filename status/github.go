@@ -10,25 +10,21 @@ import (
 
 	"github.com/google/go-github/v82/github"
 
+	"github.com/hooktrigger/hooktrigger/internal/ghapi"
 	"github.com/hooktrigger/hooktrigger/store"
 )
 
 // GitHub's limit on a commit status description.
 const githubDescriptionMax = 140
 
-// githubSender posts commit statuses with one token to github.com or to one
-// GitHub Enterprise Server.
+// githubSender posts commit statuses with one token to github.com, to one
+// GitHub Enterprise Server or to one Gitea (see ghapi.Client).
 type githubSender struct{ c *github.Client }
 
 func newGitHub(hc *http.Client, baseURL, token string) (*githubSender, error) {
-	c := github.NewClient(hc).WithAuthToken(token)
-	if baseURL != "" {
-		// GHES serves the REST API under /api/v3/ (added unless present).
-		base := strings.TrimRight(baseURL, "/")
-		var err error
-		if c, err = c.WithEnterpriseURLs(base+"/", base+"/"); err != nil {
-			return nil, fmt.Errorf("base_url %q: %w", baseURL, err)
-		}
+	c, err := ghapi.Client(hc, baseURL, token)
+	if err != nil {
+		return nil, err
 	}
 	return &githubSender{c: c}, nil
 }

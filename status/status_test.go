@@ -147,6 +147,14 @@ func TestReporter_FollowsRun(t *testing.T) {
 			wantPath: "/api/v3/repos/octo/app/statuses/" + sha,
 		},
 		{
+			name: "Gitea", provider: "github", repo: "octo/app", steps: ghSteps,
+			fake: func(t *testing.T) *fakeapi.Server { return fakeapi.NewGitea(t, token) },
+			setup: func(f *fakeapi.Server) setup {
+				return setup{spec: &trigger.StatusSpec{Context: "ci/app", Token: token, BaseURL: f.URL + "/api/v1"}}
+			},
+			wantPath: "/api/v1/repos/octo/app/statuses/" + sha,
+		},
+		{
 			name: "GitLabDotCom", provider: "gitlab", repo: "group/sub.group/app", steps: glSteps,
 			fake: func(t *testing.T) *fakeapi.Server { return fakeapi.NewGitLab(t, token) },
 			setup: func(f *fakeapi.Server) setup {

@@ -69,6 +69,13 @@ func NewGitHub(tb testing.TB, token string, enterprise bool) *Server {
 	return s.start(tb)
 }
 
+// NewGitea starts a fake Gitea API: GitHub's endpoints for commit statuses
+// and pull request files, served under /api/v1 as Gitea does.
+func NewGitea(tb testing.TB, token string) *Server {
+	s := &Server{Provider: "github", Prefix: "/api/v1", Token: token}
+	return s.start(tb)
+}
+
 // NewGitLab starts a fake GitLab API (served under /api/v4).
 func NewGitLab(tb testing.TB, token string) *Server {
 	s := &Server{Provider: "gitlab", Prefix: "/api/v4", Token: token, last: map[string]string{}}
