@@ -2,8 +2,11 @@ package config_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/hooktrigger/hooktrigger/config"
 )
@@ -33,5 +36,37 @@ func TestReadmeConfigReference(t *testing.T) {
 	}
 	if len(f.Triggers) == 0 || f.Triggers[0].Run == nil || len(f.Triggers[0].Paths) == 0 {
 		t.Fatalf("parsed, but lost its trigger: %+v", f.Triggers)
+	}
+}
+
+// TestDocsYAMLBlocks: every yaml block of the README and docs/ is valid
+// YAML (most are fragments of a config file, so only the syntax is
+// checked).
+func TestDocsYAMLBlocks(t *testing.T) {
+	files, _ := filepath.Glob("../docs/*.md")
+	n := 0
+	for _, name := range append(files, "../README.md") {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest := string(b)
+		for {
+			i := strings.Index(rest, "```yaml\n")
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len("```yaml\n"):]
+			end := strings.Index(rest, "```")
+			var v any
+			if err := yaml.Unmarshal([]byte(rest[:end]), &v); err != nil {
+				t.Errorf("%s: a yaml block does not parse: %v\n%s", name, err, rest[:end])
+			}
+			rest = rest[end+3:]
+			n++
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found %d yaml blocks; the docs have more", n)
 	}
 }
