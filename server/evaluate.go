@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/extract"
@@ -134,15 +135,79 @@ func (s *Server) pullRequestFiles(ctx context.Context, ins *inspector, t *trigge
 	if f, ok := ins.files[key]; ok {
 		return f
 	}
+	// Across deliveries, by head commit: labels, reviews and comments on one
+	// head ask for the same list. An edit may change the base branch, and
+	// with it the list, so it asks again.
+	headKey := ""
+	if ti.SHA != "" && ti.Action != "edited" && ti.Action != "update" {
+		headKey = key + "\x00" + ti.SHA
+		if f, ok := s.prFiles.get(headKey); ok {
+			ins.files[key] = f
+			return f
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, changedFilesTimeout)
 	defer cancel()
 	list, complete, err := s.changes.Files(ctx, t.ProviderName, t.API.BaseURL, t.API.Token, ti.Repo, n)
+	f := trigger.Files{List: list, Known: err == nil && complete}
 	if err != nil {
 		s.log.Warn("cannot list the files of the pull request; its paths filter lets it through", "trigger", t.Name, "repo", ti.Repo, "pr", ti.PR, "err", err)
+	} else if headKey != "" && len(list) <= prFilesMaxList {
+		s.prFiles.put(headKey, f)
 	}
-	f := trigger.Files{List: list, Known: err == nil && complete}
 	ins.files[key] = f
 	return f
+}
+
+// Bounds of the cache of pull request files.
+const (
+	prFilesTTL     = 10 * time.Minute
+	prFilesMax     = 256 // lists
+	prFilesMaxList = 500 // files in one list kept; longer lists are asked for each time
+)
+
+// filesCache holds pull request file lists for prFilesTTL, at most
+// prFilesMax of them. Safe for concurrent use.
+type filesCache struct {
+	mu sync.Mutex
+	m  map[string]cachedFiles
+}
+
+type cachedFiles struct {
+	f  trigger.Files
+	at time.Time
+}
+
+func (c *filesCache) get(key string) (trigger.Files, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || time.Since(e.at) > prFilesTTL {
+		return trigger.Files{}, false
+	}
+	return e.f, true
+}
+
+func (c *filesCache) put(key string, f trigger.Files) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedFiles{}
+	}
+	if len(c.m) >= prFilesMax {
+		for k, e := range c.m {
+			if time.Since(e.at) > prFilesTTL {
+				delete(c.m, k)
+			}
+		}
+		for k := range c.m {
+			if len(c.m) < prFilesMax {
+				break
+			}
+			delete(c.m, k) // full of fresh lists: drop any
+		}
+	}
+	c.m[key] = cachedFiles{f: f, at: time.Now()}
 }
 
 // commit records the delivery and its runs durably and, unless the

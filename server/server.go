@@ -55,6 +55,7 @@ type Server struct {
 	// changes lists the files of pull requests for paths filters
 	// (evaluate.go).
 	changes changes.Lister
+	prFiles filesCache // pull request files by head commit (evaluate.go)
 
 	ops opsState // metrics, limits, certificates, reload: limits.go
 }

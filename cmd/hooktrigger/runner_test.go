@@ -1100,9 +1100,23 @@ func TestServe_PathsPullRequest(t *testing.T) {
 		return out
 	}
 	opened := mustRead(t, filepath.Join(corpus, "github/pull_request/opened.payload.json"))
-	pr := func(id string) []string {
-		return fired(Do(t, "POST", p.URL+"/hooks/gh", opened, map[string]string{"Content-Type": "application/json",
-			"X-GitHub-Event": "pull_request", "X-GitHub-Delivery": id, "X-Hub-Signature-256": "sha256=" + hmacHex("gh-secret", opened)}))
+	// pr delivers the pull request's event action with head commit head.
+	pr := func(id, action, head string) []string {
+		body := withJSON(t, opened, func(m map[string]any) {
+			m["action"] = action
+			m["pull_request"].(map[string]any)["head"].(map[string]any)["sha"] = head
+		})
+		return fired(Do(t, "POST", p.URL+"/hooks/gh", body, map[string]string{"Content-Type": "application/json",
+			"X-GitHub-Event": "pull_request", "X-GitHub-Delivery": id, "X-Hub-Signature-256": "sha256=" + hmacHex("gh-secret", body)}))
+	}
+	lists := func() int { // the web trigger's status block also posts commit statuses
+		n := 0
+		for _, c := range gh.Calls() {
+			if strings.HasSuffix(c.Path, "/files") {
+				n++
+			}
+		}
+		return n
 	}
 
 	// 150 files, the API file on the second page, plus a rename out of web.
@@ -1112,29 +1126,31 @@ func TestServe_PathsPullRequest(t *testing.T) {
 	}
 	files = append(files, fakeapi.File{Name: "services/api/main.go"}, fakeapi.File{Name: "lib/util.go", Previous: "services/web/util.go"})
 	gh.SetFiles("Codertocat/Hello-World", 2, files...)
-	if got := pr("p1"); !slices.Equal(got, []string{"api", "web", "blind"}) {
+	head1, head2, head3 := strings.Repeat("1", 40), strings.Repeat("2", 40), strings.Repeat("3", 40)
+	if got := pr("p1", "opened", head1); !slices.Equal(got, []string{"api", "web", "blind"}) {
 		t.Errorf("fired %v: want api (a file on page 2), web (the old name of a rename, through the status token) and blind (no token)", got)
 	}
 	if want := "services/api/main.go\nlib/util.go\nservices/web/util.go\n"; apiLog != want {
 		t.Errorf("the end of $HOOKTRIGGER_CHANGED_FILES: %q, want %q", apiLog, want)
 	}
-	lists := 0 // the web trigger's status block also posts commit statuses
-	for _, c := range gh.Calls() {
-		if strings.HasSuffix(c.Path, "/files") {
-			lists++
-		}
+	if n := lists(); n != 2 {
+		t.Errorf("%d list requests: want the 2 pages once, shared by the triggers with the same token", n)
 	}
-	if lists != 2 {
-		t.Errorf("%d list requests: want the 2 pages once, shared by the triggers with the same token", lists)
+	// A label on the same head: the list is remembered; an edit asks again.
+	if got := pr("p1-labeled", "labeled", head1); !slices.Equal(got, []string{"api", "web", "blind"}) || lists() != 2 {
+		t.Errorf("a label on the same head: fired %v after %d list requests, want the same triggers and no new request", got, lists())
+	}
+	if pr("p1-edited", "edited", head1); lists() != 4 {
+		t.Errorf("an edit: %d list requests, want the 2 pages asked again", lists())
 	}
 
 	gh.SetFiles("Codertocat/Hello-World", 2, fakeapi.File{Name: "README.md"})
-	if got := pr("p2"); !slices.Equal(got, []string{"blind"}) {
+	if got := pr("p2", "synchronize", head2); !slices.Equal(got, []string{"blind"}) {
 		t.Errorf("only README.md changed: fired %v, want blind alone", got)
 	}
 	// The API fails: the paths filter lets the request through.
 	gh.Fail(fakeapi.Fault{Code: http.StatusBadGateway})
-	if got := pr("p3"); !slices.Equal(got, []string{"api", "web", "blind"}) {
+	if got := pr("p3", "synchronize", head3); !slices.Equal(got, []string{"api", "web", "blind"}) {
 		t.Errorf("the API failing: fired %v, want every trigger", got)
 	}
 	if !strings.Contains(p.Logs(), "cannot list the files of the pull request") || strings.Contains(p.Logs(), "gh-api-token") {
@@ -1142,20 +1158,23 @@ func TestServe_PathsPullRequest(t *testing.T) {
 	}
 
 	mr := mustRead(t, filepath.Join(corpus, "gitlab/merge_request.json"))
-	merge := func(id string) []string {
-		return fired(Do(t, "POST", p.URL+"/hooks/mr", mr, map[string]string{"Content-Type": "application/json",
+	merge := func(id, head string) []string {
+		body := withJSON(t, mr, func(m map[string]any) {
+			m["object_attributes"].(map[string]any)["last_commit"].(map[string]any)["id"] = head
+		})
+		return fired(Do(t, "POST", p.URL+"/hooks/mr", body, map[string]string{"Content-Type": "application/json",
 			"X-Gitlab-Event": "Merge Request Hook", "X-Gitlab-Token": "gl-secret", "Idempotency-Key": id}))
 	}
 	gl.SetFiles("gitlabhq/gitlab-test", 1, fakeapi.File{Name: "app/models/user.rb"})
-	if got := merge("m1"); len(got) != 0 {
+	if got := merge("m1", head1); len(got) != 0 {
 		t.Errorf("a merge request changing no Markdown: fired %v", got)
 	}
 	gl.SetFiles("gitlabhq/gitlab-test", 1, fakeapi.File{Name: "app/models/user.rb"}, fakeapi.File{Name: "CHANGELOG.md"})
-	if got := merge("m2"); !slices.Equal(got, []string{"mr"}) {
+	if got := merge("m2", head2); !slices.Equal(got, []string{"mr"}) {
 		t.Errorf("a merge request changing CHANGELOG.md: fired %v", got)
 	}
 	metrics := string(Do(t, "GET", p.URL+"/metrics", nil, nil).Body)
-	for _, want := range []string{`hooktrigger_changed_files_lookups_total{result="listed"} 4`, `hooktrigger_changed_files_lookups_total{result="failed"} 1`,
+	for _, want := range []string{`hooktrigger_changed_files_lookups_total{result="listed"} 5`, `hooktrigger_changed_files_lookups_total{result="failed"} 1`,
 		`hooktrigger_changed_files_lookups_total{result="cut"} 0`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
