@@ -131,22 +131,37 @@ func (l *Lister) gitlabClient(baseURL, token string) (*gitlab.Client, error) {
 	return c, nil
 }
 
-// names collects file names once each, in order of appearance.
-type names struct {
-	list []string
-	seen map[string]bool
+// page is one page of a list: the files' names (both of a rename), how many
+// files it held, and the next page (0: none).
+type page struct {
+	names [][2]string
+	count int
+	next  int
 }
 
-func (n *names) add(names ...string) {
-	if n.seen == nil {
-		n.seen = map[string]bool{}
-	}
-	for _, s := range names {
-		if s != "" && !n.seen[s] {
-			n.seen[s] = true
-			n.list = append(n.list, s)
+// collect reads pages from 1 on until there is no next one or MaxFiles
+// files were listed, and returns the names once each, in order of
+// appearance; complete is false when the list reached MaxFiles.
+func collect(fetch func(n int) (page, error)) (files []string, complete bool, err error) {
+	seen := map[string]bool{}
+	listed := 0
+	for n := 1; n != 0 && listed < MaxFiles; {
+		p, err := fetch(n)
+		if err != nil {
+			return nil, false, err
 		}
+		for _, pair := range p.names {
+			for _, s := range pair {
+				if s != "" && !seen[s] {
+					seen[s] = true
+					files = append(files, s)
+				}
+			}
+		}
+		listed += p.count
+		n = p.next
 	}
+	return files, listed < MaxFiles, nil
 }
 
 func githubFiles(ctx context.Context, c *github.Client, repo string, number int) ([]string, bool, error) {
@@ -154,53 +169,40 @@ func githubFiles(ctx context.Context, c *github.Client, repo string, number int)
 	if !ok || owner == "" || name == "" {
 		return nil, false, fmt.Errorf("changes: repository %q is not owner/name", repo)
 	}
-	var got names
-	listed := 0
-	opt := &github.ListOptions{PerPage: perPage, Page: 1}
-	for {
-		page, resp, err := c.PullRequests.ListFiles(ctx, owner, name, number, opt)
+	return collect(func(n int) (page, error) {
+		files, resp, err := c.PullRequests.ListFiles(ctx, owner, name, number, &github.ListOptions{PerPage: perPage, Page: n})
 		if err != nil {
 			var r *http.Response
 			if resp != nil {
 				r = resp.Response
 			}
-			return nil, false, apiError("github", r, err)
+			return page{}, apiError("github", r, err)
 		}
-		for _, f := range page {
-			got.add(f.GetFilename(), f.GetPreviousFilename())
+		p := page{count: len(files), next: resp.NextPage}
+		for _, f := range files {
+			p.names = append(p.names, [2]string{f.GetFilename(), f.GetPreviousFilename()})
 		}
-		listed += len(page)
-		if resp.NextPage == 0 || listed >= MaxFiles {
-			break
-		}
-		opt.Page = resp.NextPage
-	}
-	return got.list, listed < MaxFiles, nil
+		return p, nil
+	})
 }
 
 func gitlabFiles(ctx context.Context, c *gitlab.Client, repo string, number int) ([]string, bool, error) {
-	var got names
-	listed := 0
-	opt := &gitlab.ListMergeRequestDiffsOptions{ListOptions: gitlab.ListOptions{PerPage: perPage, Page: 1}}
-	for {
-		page, resp, err := c.MergeRequests.ListMergeRequestDiffs(repo, int64(number), opt, gitlab.WithContext(ctx))
+	return collect(func(n int) (page, error) {
+		opt := &gitlab.ListMergeRequestDiffsOptions{ListOptions: gitlab.ListOptions{PerPage: perPage, Page: int64(n)}}
+		diffs, resp, err := c.MergeRequests.ListMergeRequestDiffs(repo, int64(number), opt, gitlab.WithContext(ctx))
 		if err != nil {
 			var r *http.Response
 			if resp != nil {
 				r = resp.Response
 			}
-			return nil, false, apiError("gitlab", r, err)
+			return page{}, apiError("gitlab", r, err)
 		}
-		for _, d := range page {
-			got.add(d.NewPath, d.OldPath)
+		p := page{count: len(diffs), next: int(resp.NextPage)}
+		for _, d := range diffs {
+			p.names = append(p.names, [2]string{d.NewPath, d.OldPath})
 		}
-		listed += len(page)
-		if resp.NextPage == 0 || listed >= MaxFiles {
-			break
-		}
-		opt.Page = resp.NextPage
-	}
-	return got.list, listed < MaxFiles, nil
+		return p, nil
+	})
 }
 
 // apiError says what the API answered, without the request's URL

@@ -21,6 +21,8 @@ type inspector struct {
 	in    *extract.Input // the triggers' extraction input, shared
 	infos map[any]*providers.Info
 	files map[string]trigger.Files // a pull request's files, by API, token and request
+	// payloadFiles is what the body says it changed, read at most once.
+	payloadFiles *trigger.Files
 }
 
 // newInspector prepares the reading of req. Providers reuse the extraction
@@ -82,11 +84,7 @@ func (s *Server) evaluate(ctx context.Context, path string, preq *providers.Requ
 		if err != nil {
 			return nil, err
 		}
-		var lookup func() trigger.Files
-		if t.Paths != nil && t.API != nil && ti.PR != "" {
-			lookup = func() trigger.Files { return s.pullRequestFiles(ctx, ins, t, ti) }
-		}
-		d := t.DecideWith(preq, ti, in, lookup)
+		d := t.DecideWith(preq, ti, in, func() trigger.Files { return s.changedFiles(ctx, ins, t, ti) })
 		if d.Err != nil && errors.Is(d.Err, extract.ErrMalformedBody) {
 			return nil, d.Err
 		}
@@ -116,6 +114,20 @@ func (s *Server) evaluate(ctx context.Context, path string, preq *providers.Requ
 		del.Decisions = append(del.Decisions, dec)
 	}
 	return ev, nil
+}
+
+// changedFiles is what trigger t's paths filter sees of the files the
+// delivery changed: the payload's list, read once for every trigger, else,
+// with a token, the pull request's from the API.
+func (s *Server) changedFiles(ctx context.Context, ins *inspector, t *trigger.Trigger, ti *providers.Info) trigger.Files {
+	if ins.payloadFiles == nil {
+		f := trigger.PayloadFiles(ins.in)
+		ins.payloadFiles = &f
+	}
+	if ins.payloadFiles.Known || t.API == nil || ti.PR == "" {
+		return *ins.payloadFiles
+	}
+	return s.pullRequestFiles(ctx, ins, t, ti)
 }
 
 // changedFilesTimeout bounds the API calls that list one pull request's

@@ -98,8 +98,9 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no trigger listens on "+r.URL.Path)
 		return
 	}
+	onPath := triggers
 	if triggers = takes(triggers, r.Method); len(triggers) == 0 {
-		w.Header().Set("Allow", strings.Join(allowed(cfg.Triggers.ForPath(r.URL.Path)), ", "))
+		w.Header().Set("Allow", strings.Join(allowed(onPath), ", "))
 		writeError(w, http.StatusMethodNotAllowed, "no trigger on "+r.URL.Path+" takes "+r.Method)
 		return
 	}

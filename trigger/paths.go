@@ -75,19 +75,21 @@ type Files struct {
 	Known bool // false: the list may lack some
 }
 
-// matchPaths applies the paths filter to the files the payload lists, else
-// to those lookup finds: it holds when one of the changed files matches the
-// globs, and when which files changed is not known (a build too many
-// rather than a build silently missing). It returns the files when known.
-func (t *Trigger) matchPaths(in *extract.Input, lookup func() Files) (ok bool, why string, files []string) {
-	files, known := ChangedFiles(in)
-	if !known && lookup != nil {
-		f := lookup()
-		files, known = f.List, f.Known
-	}
-	if !known {
+// PayloadFiles is ChangedFiles as Files.
+func PayloadFiles(in *extract.Input) Files {
+	list, known := ChangedFiles(in)
+	return Files{List: list, Known: known}
+}
+
+// matchPaths applies the paths filter to the changed files f: it holds
+// when one of them matches the globs, and when which files changed is not
+// known (a build too many rather than a build silently missing). It
+// returns the files when known.
+func (t *Trigger) matchPaths(f Files) (ok bool, why string, files []string) {
+	if !f.Known {
 		return true, "", nil
 	}
+	files = f.List
 	if slices.ContainsFunc(files, t.Paths.Match) {
 		return true, "", files
 	}

@@ -123,14 +123,15 @@ var ErrMalformedBody = extract.ErrMalformedBody
 // Decide resolves the trigger's variables on the delivery and applies its
 // filters in order: events, branches and tags, paths, then the configured
 // filters.
+// The paths filter reads the files the payload lists (PayloadFiles).
 func (t *Trigger) Decide(req *providers.Request, info *providers.Info, in *extract.Input) Decision {
-	return t.DecideWith(req, info, in, nil)
+	return t.DecideWith(req, info, in, func() Files { return PayloadFiles(in) })
 }
 
 // DecideWith is Decide where the paths filter asks files which files the
-// delivery changed, when the payload does not say (see ChangedFiles): a
-// pull request's, from the provider's API. files is called only when the
-// paths filter is reached; nil leaves them unknown.
+// delivery changed: a caller deciding several triggers reads the payload's
+// list once, and adds a pull request's from the provider's API. files is
+// called only when the paths filter is reached.
 func (t *Trigger) DecideWith(req *providers.Request, info *providers.Info, in *extract.Input, files func() Files) Decision {
 	d := Decision{Trigger: t}
 	if len(t.Events) > 0 && !MatchEvent(t.Events, info) {
@@ -144,7 +145,7 @@ func (t *Trigger) DecideWith(req *providers.Request, info *providers.Info, in *e
 		}
 	}
 	if t.Paths != nil {
-		ok, why, changed := t.matchPaths(in, files)
+		ok, why, changed := t.matchPaths(files())
 		if !ok {
 			d.Reason = why
 			return d

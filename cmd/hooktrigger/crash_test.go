@@ -89,8 +89,9 @@ type hookAnswer struct {
 	Delivery  string `json:"delivery"`
 	Duplicate bool   `json:"duplicate"`
 	Runs      []struct {
-		ID string `json:"id"`
+		ID, Trigger, State, Log string
 	} `json:"runs"`
+	Skipped []struct{ Trigger, Reason string } `json:"skipped"`
 }
 
 // send posts one delivery; err is set when no complete answer came back.

@@ -461,6 +461,16 @@ func TestRunner_GracefulShutdown(t *testing.T) {
 
 // serveTriggers serves a config of the given triggers (the YAML under
 // `triggers:`) with api_token api-secret, in a new directory.
+// decodeHook reads r as a hook's answer (see hookAnswer, crash_test.go).
+func decodeHook(t *testing.T, r *Response) hookAnswer {
+	t.Helper()
+	a := hookAnswer{Status: r.Status}
+	if err := json.Unmarshal(r.Body, &a); err != nil {
+		t.Fatalf("%d %s: %v", r.Status, r.Body, err)
+	}
+	return a
+}
+
 func serveTriggers(t *testing.T, triggers string) *Proc {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "hooktrigger.yaml")
@@ -959,17 +969,10 @@ func TestServe_Paths(t *testing.T) {
     paths: ['*.md']
     run: {command: ['true']}
 `)
-	type answer struct {
-		Runs    []struct{ Trigger, Log string } `json:"runs"`
-		Skipped []struct{ Trigger, Reason string }
-	}
 	logs := map[string]string{} // the api trigger's log, by delivery
 	read := func(r *Response) (fired []string, skipped map[string]string) {
 		t.Helper()
-		var a answer
-		if err := json.Unmarshal(r.Body, &a); err != nil {
-			t.Fatalf("%d %s: %v", r.Status, r.Body, err)
-		}
+		a := decodeHook(t, r)
 		skipped = map[string]string{}
 		for _, run := range a.Runs {
 			fired = append(fired, run.Trigger)
@@ -1084,14 +1087,8 @@ func TestServe_PathsPullRequest(t *testing.T) {
 	var apiLog string
 	fired := func(r *Response) []string {
 		t.Helper()
-		var a struct {
-			Runs []struct{ Trigger, Log string }
-		}
-		if err := json.Unmarshal(r.Body, &a); err != nil {
-			t.Fatalf("%d %s", r.Status, r.Body)
-		}
 		var out []string
-		for _, run := range a.Runs {
+		for _, run := range decodeHook(t, r).Runs {
 			out = append(out, run.Trigger)
 			if run.Trigger == "api" {
 				apiLog = run.Log
@@ -1207,10 +1204,8 @@ triggers:
 `)
 	p := MustServe(t, cfg, "DEPLOY_TOKEN="+token)
 	r := Do(t, "POST", p.URL+"/hooks/deploy", []byte(`{}`), map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"})
-	var ans struct {
-		Runs []struct{ ID, State, Log string }
-	}
-	if err := json.Unmarshal(r.Body, &ans); err != nil || len(ans.Runs) != 1 || ans.Runs[0].State != "succeeded" {
+	ans := decodeHook(t, r)
+	if len(ans.Runs) != 1 || ans.Runs[0].State != "succeeded" {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	got := ans.Runs[0]
@@ -1241,14 +1236,8 @@ func TestServe_Methods(t *testing.T) {
 `)
 	fired := func(r *Response) []string {
 		t.Helper()
-		var a struct {
-			Runs []struct{ Trigger, Log string }
-		}
-		if err := json.Unmarshal(r.Body, &a); err != nil {
-			t.Fatalf("%d %s", r.Status, r.Body)
-		}
 		var out []string
-		for _, run := range a.Runs {
+		for _, run := range decodeHook(t, r).Runs {
 			out = append(out, run.Trigger+": "+run.Log)
 		}
 		return out
@@ -1284,10 +1273,8 @@ func TestServe_ChangedFilesAcrossAttempts(t *testing.T) {
 `)
 	body := []byte(`{"ref":"refs/heads/main","commits":[{"added":["src/a.go"],"modified":["docs/b.md"],"removed":[]}]}`)
 	r := Do(t, "POST", p.URL+"/hooks/changed", body, map[string]string{"Authorization": "Bearer tok", "Content-Type": "application/json"})
-	var a struct {
-		Runs []struct{ State, Log string }
-	}
-	if err := json.Unmarshal(r.Body, &a); err != nil || len(a.Runs) != 1 {
+	a := decodeHook(t, r)
+	if len(a.Runs) != 1 {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	for _, want := range []string{"attempt 1:\nsrc/a.go\ndocs/b.md\n", "attempt 2:\nsrc/a.go\ndocs/b.md\n"} {
