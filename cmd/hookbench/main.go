@@ -3,6 +3,7 @@
 //
 //	hookbench load -url URL -secret S [-n N] [-c C] [-size BYTES]   one load run, signed GitHub pushes
 //	hookbench bare -listen ADDR                                     the baseline: read the body, answer 202
+//	hookbench floor -store file|sqlite -dir DIR [-listen ADDR]      the durable floor: the baseline plus a group commit of the body
 //	hookbench suite -bin bin/hooktrigger [-out DIR]                 everything; prints a markdown table
 package main
 
@@ -33,10 +34,12 @@ func main() {
 		err = loadCmd(ctx, args)
 	case "bare":
 		err = bareCmd(ctx, args)
+	case "floor":
+		err = floorCmd(ctx, args)
 	case "suite":
 		err = suiteCmd(ctx, args)
 	default:
-		err = fmt.Errorf("unknown command %q (load, bare, suite)", cmd)
+		err = fmt.Errorf("unknown command %q (load, bare, floor, suite)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hookbench:", err)

@@ -134,6 +134,20 @@ func (s *suite) startBare() (*proc, error) {
 	return s.start(exec.Command(self, "bare"), true)
 }
 
+// startFloor starts the durable floor handler (floorCmd) on kind, with its
+// data in a directory of its own.
+func (s *suite) startFloor(kind string) (*proc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.tmp, "floor-"+kind)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return s.start(exec.Command(self, "floor", "-store", kind, "-dir", dir), true)
+}
+
 // startHooktrigger writes cfg and serves it.
 func (s *suite) startHooktrigger(name, cfg string) (*proc, error) {
 	dir := filepath.Join(s.tmp, name)
@@ -289,6 +303,29 @@ func (s *suite) ingest(ctx context.Context) error {
 	s.add("ingest", fmt.Sprintf("bare net/http handler, %d × %d B push at c=%d", n, len(body), c), fmt.Sprintf("%.0f req/s", rb.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rb.P50), ms(rb.P99)))
 	s.add("ingest", "hooktrigger: HMAC, 10 variables, SQLite commit (fsync), 202", fmt.Sprintf("%.0f req/s", rh.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rh.P50), ms(rh.P99)))
 	s.add("ingest", "ratio hooktrigger / bare (target ≥ 0.5, stretch 0.7)", fmt.Sprintf("%.2f", rh.RPS/rb.RPS), "")
+
+	// What durability alone costs here: the floor handlers read the body
+	// and answer 202 after a group commit, and do nothing else.
+	for _, f := range []struct{ kind, what string }{
+		{"file", "durable floor: append the bodies to one file, one fdatasync per group, 202"},
+		{"sqlite", "durable floor: insert the bodies into one SQLite table (WAL, synchronous=FULL), one commit per group, 202"},
+	} {
+		fl, err := s.startFloor(f.kind)
+		if err != nil {
+			return err
+		}
+		_, _ = Load(ctx, LoadOptions{URL: fl.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+		rf, err := Load(ctx, LoadOptions{URL: fl.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+		fl.stop()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.log, "  floor %s: %s\n", f.kind, rf)
+		if rf.Statuses[202] != n {
+			return fmt.Errorf("floor %s answered %v, want %d×202", f.kind, rf.Statuses, n)
+		}
+		s.add("ingest", f.what, fmt.Sprintf("%.0f req/s", rf.RPS), fmt.Sprintf("ratio to bare %.2f; hooktrigger / this %.2f", rf.RPS/rb.RPS, rh.RPS/rf.RPS))
+	}
 
 	// The same with the PostgreSQL store, when a server is given.
 	dsn := os.Getenv("HOOKTRIGGER_BENCH_POSTGRES")
