@@ -73,17 +73,28 @@ func bareCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address")
 	fs.Parse(args)
-	ln, err := net.Listen("tcp", *listen)
+	return serveBaseline(ctx, *listen, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		accepted(w)
+	})
+}
+
+// accepted answers 202 with a small JSON body, as hooktrigger does.
+func accepted(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write([]byte(`{"delivery":"x","runs":[]}` + "\n"))
+}
+
+// serveBaseline serves h on listen until ctx ends, printing the address
+// the way hooktrigger does, for the suite to find.
+func serveBaseline(ctx context.Context, listen string, h http.HandlerFunc) error {
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("listening %s\n", ln.Addr())
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusAccepted)
-		_, _ = w.Write([]byte(`{"delivery":"x","runs":[]}` + "\n"))
-	})}
+	srv := &http.Server{Handler: h}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(ln); err != http.ErrServerClosed {
 		return err
