@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hooktrigger/hooktrigger/store"
-	_ "modernc.org/sqlite"
+	msqlite "modernc.org/sqlite"
 )
 
 // floorCmd serves the least a durable ingest can do, as a reference point
@@ -22,7 +23,7 @@ import (
 // together with the bodies that arrived at the same time (group commit),
 // answer 202 after that commit. -store file appends the bodies to one file
 // and fdatasyncs it; -store sqlite inserts them into a SQLite table with the
-// settings of hooktrigger's store (WAL, synchronous=FULL). No signature, no
+// settings of hooktrigger's store (WAL, synchronous=FULL, fdatasync). No signature, no
 // extraction, no decision: what is left is the storage and the HTTP.
 func floorCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("floor", flag.ExitOnError)
@@ -52,9 +53,10 @@ func floorCmd(ctx context.Context, args []string) error {
 			if _, err := f.Write(buf); err != nil {
 				return err
 			}
-			return f.Sync()
+			return syscall.Fdatasync(int(f.Fd()))
 		}
 	case "sqlite":
+		_, _ = msqlite.Fdatasync(true) // as hooktrigger's store does
 		db, err := sql.Open("sqlite", "file:"+filepath.Join(*dir, "floor.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 		if err != nil {
 			return err

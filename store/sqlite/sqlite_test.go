@@ -15,6 +15,7 @@ import (
 	"github.com/hooktrigger/hooktrigger/store"
 	"github.com/hooktrigger/hooktrigger/store/sqlite"
 	"github.com/hooktrigger/hooktrigger/store/storetest"
+	msqlite "modernc.org/sqlite"
 )
 
 func MustOpen(tb testing.TB, path string) *sqlite.DB {
@@ -34,6 +35,18 @@ func TestDB_Conformance(t *testing.T) {
 }
 
 var newDelivery = storetest.NewDelivery
+
+// The store commits with fdatasync, as SQLite's own Linux builds do; the
+// driver's default is fsync, which also journals the timestamps.
+func TestOpen_CommitsWithFdatasync(t *testing.T) {
+	if _, err := msqlite.Fdatasync(false); errors.Is(err, msqlite.ErrFdatasyncUnavailable) {
+		t.Skip("fdatasync is not available on this platform")
+	}
+	MustOpen(t, filepath.Join(t.TempDir(), "h.db"))
+	if !msqlite.FdatasyncEnabled() {
+		t.Fatal("after Open, SQLite still commits with fsync")
+	}
+}
 
 func TestDB_SurvivesReopen(t *testing.T) {
 	ctx := context.Background()
