@@ -301,7 +301,7 @@ func (s *suite) ingest(ctx context.Context) error {
 		return fmt.Errorf("hooktrigger answered %v, want %d×202", rh.Statuses, n)
 	}
 	s.add("ingest", fmt.Sprintf("bare net/http handler, %d × %d B push at c=%d", n, len(body), c), fmt.Sprintf("%.0f req/s", rb.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rb.P50), ms(rb.P99)))
-	s.add("ingest", "hooktrigger: HMAC, 10 variables, SQLite commit (fsync), 202", fmt.Sprintf("%.0f req/s", rh.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rh.P50), ms(rh.P99)))
+	s.add("ingest", "hooktrigger: HMAC, 10 variables, SQLite commit (fdatasync), 202", fmt.Sprintf("%.0f req/s", rh.RPS), fmt.Sprintf("p50 %s, p99 %s", ms(rh.P50), ms(rh.P99)))
 	s.add("ingest", "ratio hooktrigger / bare (target ≥ 0.5, stretch 0.7)", fmt.Sprintf("%.2f", rh.RPS/rb.RPS), "")
 
 	// What durability alone costs here: the floor handlers read the body
@@ -421,7 +421,7 @@ func (s *suite) payloads(ctx context.Context) error {
 }
 
 func (s *suite) endToEnd(ctx context.Context) error {
-	n, par, rounds := s.n(1000, 200), 16, s.n(3, 1)
+	n, par, rounds := s.n(1000, 200), 16, s.n(5, 1)
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 data_dir: ./data
 workers: %d
