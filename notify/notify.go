@@ -215,6 +215,7 @@ type Notifier struct {
 // job is the posts of one run's end.
 type job struct {
 	run   string
+	owed  bool // the record of the run's end already marks the posts owed
 	posts []post
 }
 
@@ -254,6 +255,21 @@ func (n *Notifier) Start() {
 		n.wg.Add(1)
 		go n.send()
 	}
+}
+
+// Owes reports whether a run that ended as r has notifications to send:
+// some target of its trigger asks for its state.
+func (n *Notifier) Owes(r *store.Run) bool {
+	if r == nil || !r.State.Final() || n.Lookup == nil {
+		return false
+	}
+	targets := n.Lookup(r.Trigger)
+	for i := range targets {
+		if wants(&targets[i], r.State) {
+			return true
+		}
+	}
+	return false
 }
 
 // Notify queues the notifications of run r, if it has ended in a state
@@ -299,7 +315,7 @@ func (n *Notifier) Notify(r *store.Run) (int, error) {
 		return 0, ErrClosed
 	}
 	select {
-	case n.queue <- job{run: r.ID, posts: posts}:
+	case n.queue <- job{run: r.ID, owed: r.NotifyPending != "", posts: posts}:
 		return len(posts), nil
 	default:
 		n.dropped.Add(uint64(len(posts)))
@@ -318,7 +334,7 @@ func (n *Notifier) send() {
 // handle posts the notifications of one run's end, at once, between the
 // records that they are owed and settled.
 func (n *Notifier) handle(j job) {
-	if n.Pending != nil {
+	if n.Pending != nil && !j.owed {
 		n.Pending(j.run, true)
 	}
 	var wg sync.WaitGroup

@@ -138,10 +138,30 @@ func TestNotifier_Pending(t *testing.T) {
 	if q, _ := n.Notify(run("unwanted", "ok", store.Succeeded)); q != 0 {
 		t.Errorf("a state no target asks for queued %d posts", q)
 	}
+	// A run whose recorded end already marks them owed: only the
+	// settlement is written.
+	premarked := run("premarked", "ok", store.Failed)
+	premarked.NotifyPending = "me"
+	if q, err := n.Notify(premarked); q != 2 || err != nil {
+		t.Fatalf("Notify: %d %v, want 2 posts queued", q, err)
+	}
+	for _, c := range []struct {
+		r    *store.Run
+		owes bool
+	}{
+		{run("a", "ok", store.Failed), true},
+		{run("b", "ok", store.Succeeded), false}, // no target asks for it
+		{run("c", "ok", store.Running), false},   // not ended
+		{run("d", "none", store.Failed), false},  // no targets
+	} {
+		if got := n.Owes(c.r); got != c.owes {
+			t.Errorf("Owes(%s %s) = %v, want %v", c.r.Trigger, c.r.State, got, c.owes)
+		}
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mu.Lock()
-		done := len(events["settled"]) == 2
+		done := len(events["settled"]) == 2 && len(events["premarked"]) == 1
 		mu.Unlock()
 		if done || time.Now().After(deadline) {
 			break
@@ -160,7 +180,7 @@ func TestNotifier_Pending(t *testing.T) {
 	n.Close(ctx)
 	mu.Lock()
 	defer mu.Unlock()
-	want := map[string][]bool{"settled": {true, false}, "cut1": {true}, "cut2": {true}, "queued": {true}}
+	want := map[string][]bool{"settled": {true, false}, "premarked": {false}, "cut1": {true}, "cut2": {true}, "queued": {true}}
 	if fmt.Sprint(events) != fmt.Sprint(want) {
 		t.Errorf("Pending calls %v, want %v", events, want)
 	}

@@ -45,6 +45,7 @@ func (s *Scheduler) claim(it *item) (bool, error) {
 		if newer != "" {
 			r.State, r.StartedAt, r.Instance = store.Superseded, time.Time{}, ""
 			r.EndedAt, r.Error = time.Now(), "superseded by run "+newer+" within the quiet period"
+			s.owe(r)
 			// Only if still queued: another instance may hold this run too.
 			if ok, err := s.store.UpdateRun(ctx, r, store.Queued); err != nil || ok {
 				s.ended(r, err)
@@ -59,6 +60,7 @@ func (s *Scheduler) claim(it *item) (bool, error) {
 		// died first) meets the busy group only here, and never waits.
 		r.State, r.StartedAt, r.Instance = store.Skipped, time.Time{}, ""
 		r.EndedAt, r.Error = time.Now(), skipReason(r.Group)
+		s.owe(r)
 		if ok, err := s.store.UpdateRun(ctx, r, store.Queued); err != nil || ok {
 			s.ended(r, err)
 		}

@@ -30,6 +30,12 @@ type Scheduler struct {
 	// OnChange, when set before Start, is called after every recorded
 	// state change of a run (metrics, commit status, live UI).
 	OnChange func(r *store.Run)
+	// OwesNotify, when set before Start, says whether a run that ends as
+	// r has notifications to send. The update recording such an end marks
+	// them owed by this instance in the same commit (store.Run's
+	// NotifyPending), so that no crash between the end and the sender can
+	// lose them.
+	OwesNotify func(r *store.Run) bool
 	// Instance names this process in run records.
 	Instance string
 
@@ -683,6 +689,7 @@ func (s *Scheduler) requeue(ctx context.Context, r *store.Run) error {
 
 // finish records a final state reached from state from.
 func (s *Scheduler) finish(r *store.Run, from store.State) {
+	s.owe(r)
 	ok, err := s.store.UpdateRun(context.Background(), r, from)
 	if err == nil && !ok {
 		return // no longer in from: whoever moved it reports that
@@ -702,10 +709,19 @@ func (s *Scheduler) finishOrdered(r *store.Run, from store.State) (recorded func
 		s.finish(r, from)
 		return func() {}
 	}
+	s.owe(r)
 	wait := o.SubmitUpdateRun(r, from)
 	return func() {
 		_, err := wait()
 		s.ended(r, err)
+	}
+}
+
+// owe marks the notifications of r's end as owed by this instance, for the
+// update that records the end (see OwesNotify).
+func (s *Scheduler) owe(r *store.Run) {
+	if r.State.Final() && s.OwesNotify != nil && s.OwesNotify(r) {
+		r.NotifyPending = s.Instance
 	}
 }
 
@@ -778,6 +794,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id, reason string) (bool, error)
 		}
 	}
 	r.State, r.EndedAt, r.Error = store.Cancelled, time.Now(), reason
+	s.owe(r)
 	ok, err := s.store.UpdateRun(ctx, r, store.Queued)
 	if ok {
 		s.changed(r)

@@ -782,3 +782,24 @@ func TestScheduler_RetryWorkerAccounting(t *testing.T) {
 		t.Fatalf("at rest: queued %d, running %d", q, r)
 	}
 }
+
+// The update that records a run's end marks its notifications owed when
+// OwesNotify says it has some, so that a crash before the sender takes
+// them loses nothing.
+func TestScheduler_EndMarksNotificationsOwed(t *testing.T) {
+	h := newHarness(t, 2, map[string]*pipeline.Spec{
+		"ok":  {Command: &pipeline.Command{Argv: []string{"/bin/true"}}},
+		"bad": {Command: &pipeline.Command{Argv: []string{"/bin/false"}}},
+	})
+	h.sched.Instance = "instance-1"
+	h.sched.OwesNotify = func(r *store.Run) bool { return r.State == store.Failed }
+	ok, bad := h.enqueue("ok", ""), h.enqueue("bad", "")
+	h.wait(ok, bad)
+	took, err := h.db.TakeNotifyPending(context.Background(), "instance-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(took) != 1 || took[0].ID != bad {
+		t.Fatalf("owed after the ends: %v, want only the failed run %s", took, bad)
+	}
+}

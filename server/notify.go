@@ -43,6 +43,7 @@ func (s *Server) startNotify() {
 		Log: s.log,
 	}
 	s.notify.Start()
+	s.sched.OwesNotify = s.notify.Owes
 	s.OnRunChange(func(r *store.Run) { _, _ = s.notify.Notify(r) })
 }
 

@@ -88,6 +88,11 @@ type Run struct {
 	Instance   string            `json:"instance,omitempty"`
 	Attempt    int               `json:"attempt"`
 	StatusNote string            `json:"status_note,omitempty"`
+	// NotifyPending, when set on the update that records a run's end,
+	// marks its notifications as owed by that instance in the same commit
+	// (see SetNotifyPending); an update with it empty leaves the mark as it
+	// is. Runs read back from a store leave it empty.
+	NotifyPending string `json:"-"`
 }
 
 // Recorded is the outcome of Record.

@@ -66,8 +66,9 @@ const (
 	// updateRunSQL is UpdateRun's statement for the common case of one
 	// expected current state (a run's start and its end, twice per run).
 	updateRunSQL  = updateRunBase + ` AND state IN (?)`
-	updateRunBase = `UPDATE runs SET state = ?, started_at = ?, ended_at = ?, exit_code = ?, signal = ?, error = ?, instance = ?, attempt = ? WHERE id = ?`
-	runSQL        = `INSERT INTO runs (id, delivery_id, trigger, state, grp, vars, meta, created_at, started_at, ended_at, exit_code, signal, error, instance, attempt, status_note)
+	updateRunBase = `UPDATE runs SET state = ?, started_at = ?, ended_at = ?, exit_code = ?, signal = ?, error = ?, instance = ?, attempt = ?,
+		notify_pending = COALESCE(NULLIF(?, ''), notify_pending) WHERE id = ?`
+	runSQL = `INSERT INTO runs (id, delivery_id, trigger, state, grp, vars, meta, created_at, started_at, ended_at, exit_code, signal, error, instance, attempt, status_note)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
@@ -612,7 +613,7 @@ func (db *DB) SubmitUpdateRun(r *store.Run, from ...store.State) (wait func() (b
 // it reports whether a row changed.
 func (db *DB) updateRun(r *store.Run, from []store.State) (func(tx *sql.Tx) error, *bool) {
 	changed := new(bool)
-	args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.ID}
+	args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.NotifyPending, r.ID}
 	for _, s := range from {
 		args = append(args, string(s))
 	}

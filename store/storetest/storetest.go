@@ -382,6 +382,46 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("NotifyPendingWithEnd", func(t *testing.T) {
+		// The update that records a run's end can mark its notifications
+		// owed in the same commit; an update without the mark keeps it.
+		s := open(t)
+		now := time.Now()
+		d, runs := NewDelivery("/hooks/a", "notify-2")
+		ends := &store.Run{ID: store.NewID(), DeliveryID: d.ID, Trigger: "t", State: store.Running, CreatedAt: now, StartedAt: now}
+		kept := &store.Run{ID: store.NewID(), DeliveryID: d.ID, Trigger: "t", State: store.Failed, CreatedAt: now, StartedAt: now, EndedAt: now}
+		plain := &store.Run{ID: store.NewID(), DeliveryID: d.ID, Trigger: "t", State: store.Running, CreatedAt: now, StartedAt: now}
+		MustRecord(t, s, d, append(runs[:0], ends, kept, plain))
+		ends.State, ends.EndedAt, ends.NotifyPending = store.Failed, now, "old-process"
+		if ok, err := s.UpdateRun(ctx, ends, store.Running); err != nil || !ok {
+			t.Fatalf("UpdateRun: %v %v", ok, err)
+		}
+		if err := s.SetNotifyPending(ctx, kept.ID, "old-process"); err != nil {
+			t.Fatal(err)
+		}
+		kept.Error = "a later update"
+		if _, err := s.UpdateRun(ctx, kept); err != nil {
+			t.Fatal(err)
+		}
+		plain.State, plain.EndedAt = store.Succeeded, now
+		if _, err := s.UpdateRun(ctx, plain, store.Running); err != nil {
+			t.Fatal(err)
+		}
+		took, err := s.TakeNotifyPending(ctx, "me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range took {
+			got = append(got, r.ID)
+		}
+		want := []string{ends.ID, kept.ID}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("owed runs %v, want %v (ended with the mark, and kept through an update without it; not the run ended without it)", got, want)
+		}
+	})
+
 	t.Run("RevokedSessions", func(t *testing.T) {
 		s := open(t)
 		now := time.Now()
