@@ -720,6 +720,7 @@ func (s *Scheduler) finishOrdered(r *store.Run, from store.State) (recorded func
 // owe marks the notifications of r's end as owed by this instance, for the
 // update that records the end (see OwesNotify).
 func (s *Scheduler) owe(r *store.Run) {
+	r.NotifyPending = "" // not an earlier end's (an interrupted run queued again)
 	if r.State.Final() && s.OwesNotify != nil && s.OwesNotify(r) {
 		r.NotifyPending = s.Instance
 	}

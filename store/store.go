@@ -88,11 +88,21 @@ type Run struct {
 	Instance   string            `json:"instance,omitempty"`
 	Attempt    int               `json:"attempt"`
 	StatusNote string            `json:"status_note,omitempty"`
-	// NotifyPending, when set on the update that records a run's end,
-	// marks its notifications as owed by that instance in the same commit
-	// (see SetNotifyPending); an update with it empty leaves the mark as it
-	// is. Runs read back from a store leave it empty.
+	// NotifyPending, when set on the update that records a run's end (a
+	// final state), marks its notifications as owed by that instance in the
+	// same commit (see SetNotifyPending). Other updates, and an update with
+	// it empty, leave the mark as it is. Runs read back from a store leave
+	// it empty.
 	NotifyPending string `json:"-"`
+}
+
+// OwedMark is the notify_pending an update of r writes: its NotifyPending
+// when r's state is final, else "" (the column is kept).
+func (r *Run) OwedMark() string {
+	if !r.State.Final() {
+		return ""
+	}
+	return r.NotifyPending
 }
 
 // Recorded is the outcome of Record.

@@ -529,7 +529,7 @@ func (db *DB) UpdateRun(ctx context.Context, r *store.Run, from ...store.State) 
 	// scheduler's copy of a run would erase a note on its next state.
 	q := `UPDATE runs SET state = $1, started_at = $2, ended_at = $3, exit_code = $4, signal = $5, error = $6, instance = $7, attempt = $8,
 		notify_pending = COALESCE(NULLIF($10, ''), notify_pending) WHERE id = $9`
-	args := []any{string(r.State), ts(r.StartedAt), ts(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.ID, r.NotifyPending}
+	args := []any{string(r.State), ts(r.StartedAt), ts(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.ID, r.OwedMark()}
 	if len(from) > 0 {
 		states := make([]string, len(from))
 		for i, s := range from {

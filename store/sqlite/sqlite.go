@@ -613,7 +613,7 @@ func (db *DB) SubmitUpdateRun(r *store.Run, from ...store.State) (wait func() (b
 // it reports whether a row changed.
 func (db *DB) updateRun(r *store.Run, from []store.State) (func(tx *sql.Tx) error, *bool) {
 	changed := new(bool)
-	args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.NotifyPending, r.ID}
+	args := []any{string(r.State), nanos(r.StartedAt), nanos(r.EndedAt), r.ExitCode, r.Signal, r.Error, r.Instance, r.Attempt, r.OwedMark(), r.ID}
 	for _, s := range from {
 		args = append(args, string(s))
 	}

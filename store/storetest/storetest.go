@@ -403,7 +403,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.UpdateRun(ctx, kept); err != nil {
 			t.Fatal(err)
 		}
-		plain.State, plain.EndedAt = store.Succeeded, now
+		// A mark on an update that does not end the run is not written.
+		plain.NotifyPending = "old-process"
+		if _, err := s.UpdateRun(ctx, plain, store.Running); err != nil {
+			t.Fatal(err)
+		}
+		plain.State, plain.EndedAt, plain.NotifyPending = store.Succeeded, now, ""
 		if _, err := s.UpdateRun(ctx, plain, store.Running); err != nil {
 			t.Fatal(err)
 		}
