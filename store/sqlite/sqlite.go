@@ -99,11 +99,6 @@ type op struct {
 // Open opens (creating if needed) the database at path and applies the
 // embedded migrations.
 func Open(path string) (*DB, error) {
-	// Pages stay at SQLite's 4 KiB. 16 KiB pages (asked for here until the
-	// driver began to sort the _pragma list, which put journal_mode before
-	// page_size and left them at 4 KiB) halve the write system calls of an
-	// ingest but double its bytes and make the file half as large again,
-	// for no measurable gain.
 	// Commit with fdatasync, as SQLite built by its configure script does
 	// on Linux: the library keeps the amalgamation's fsync, which on ext4
 	// also forces the file's timestamps through the journal at every
@@ -111,6 +106,11 @@ func Open(path string) (*DB, error) {
 	// them back, so a commit is as durable. Where the call does not exist
 	// the library says so and fsync stays.
 	_, _ = msqlite.Fdatasync(true)
+	// Pages stay at SQLite's 4 KiB. 16 KiB pages (asked for here until the
+	// driver began to sort the _pragma list, which put journal_mode before
+	// page_size and left them at 4 KiB) halve the write system calls of an
+	// ingest but double its bytes and make the file half as large again,
+	// for no measurable gain.
 	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(" + strconv.Itoa(writerBusyMillis) + ")&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
