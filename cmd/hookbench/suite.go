@@ -272,6 +272,13 @@ func randomPrefix() string {
 
 // ---- steps
 
+// warmLoad sends 500 unmeasured deliveries to base's /hooks/t0, then n at
+// concurrency c, and returns what the second load measured.
+func warmLoad(ctx context.Context, base string, n, c int, body []byte) (*LoadResult, error) {
+	_, _ = Load(ctx, LoadOptions{URL: base + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	return Load(ctx, LoadOptions{URL: base + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+}
+
 func (s *suite) ingest(ctx context.Context) error {
 	n, c := s.n(20000, 2000), 32
 	body := PushPayload(0)
@@ -279,9 +286,7 @@ func (s *suite) ingest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Warm up, then measure.
-	_, _ = Load(ctx, LoadOptions{URL: bare.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
-	rb, err := Load(ctx, LoadOptions{URL: bare.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	rb, err := warmLoad(ctx, bare.url, n, c, body)
 	bare.stop()
 	if err != nil {
 		return err
@@ -290,8 +295,7 @@ func (s *suite) ingest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, _ = Load(ctx, LoadOptions{URL: ht.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
-	rh, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	rh, err := warmLoad(ctx, ht.url, n, c, body)
 	ht.stop()
 	if err != nil {
 		return err
@@ -314,8 +318,7 @@ func (s *suite) ingest(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, _ = Load(ctx, LoadOptions{URL: fl.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
-		rf, err := Load(ctx, LoadOptions{URL: fl.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+		rf, err := warmLoad(ctx, fl.url, n, c, body)
 		fl.stop()
 		if err != nil {
 			return err
@@ -344,8 +347,7 @@ func (s *suite) ingest(ctx context.Context) error {
 		return err
 	}
 	defer pg.stop()
-	_, _ = Load(ctx, LoadOptions{URL: pg.url + "/hooks/t0", N: 500, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
-	rp, err := Load(ctx, LoadOptions{URL: pg.url + "/hooks/t0", N: n, C: c, Body: body, Secret: "bench-secret", IDPrefix: randomPrefix()})
+	rp, err := warmLoad(ctx, pg.url, n, c, body)
 	if err != nil {
 		return err
 	}

@@ -310,27 +310,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err := s.SetStatusNote(ctx, noted.ID, "commit status not reported: bad token"); err != nil {
 			t.Fatal(err)
 		}
-		ids := func(rs []*store.Run, err error) []string {
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, r := range rs {
-				out = append(out, r.ID)
-			}
-			return out
-		}
 		since := now.Add(-time.Hour)
-		if got := ids(s.StatusUnreported(ctx, []string{"t"}, since)); len(got) != 1 || got[0] != ended.ID {
+		if got := runIDs(t)(s.StatusUnreported(ctx, []string{"t"}, since)); len(got) != 1 || got[0] != ended.ID {
 			t.Fatalf("want only %s (ended, unreported, no note, recent, trigger t), got %v", ended.ID, got)
 		}
-		if got := ids(s.StatusUnreported(ctx, nil, since)); len(got) != 0 {
+		if got := runIDs(t)(s.StatusUnreported(ctx, nil, since)); len(got) != 0 {
 			t.Fatalf("no triggers: got %v", got)
 		}
 		if err := s.SetStatusReported(ctx, ended.ID, store.Succeeded); err != nil {
 			t.Fatal(err)
 		}
-		if got := ids(s.StatusUnreported(ctx, []string{"t", "u"}, since)); len(got) != 1 || got[0] != other.ID {
+		if got := runIDs(t)(s.StatusUnreported(ctx, []string{"t", "u"}, since)); len(got) != 1 || got[0] != other.ID {
 			t.Fatalf("after reporting %s: want only %s, got %v", ended.ID, other.ID, got)
 		}
 	})
@@ -367,14 +357,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if took, err := s.TakeNotifyPending(ctx, "me"); err != nil || len(took) != 0 {
 			t.Fatalf("a second take: %v %v", took, err)
 		}
-		took, err = s.TakeNotifyPending(ctx, "next")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, r := range took {
-			got = append(got, r.ID)
-		}
+		got := runIDs(t)(s.TakeNotifyPending(ctx, "next"))
 		want := []string{owed.ID, mine.ID}
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
@@ -412,14 +395,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.UpdateRun(ctx, plain, store.Running); err != nil {
 			t.Fatal(err)
 		}
-		took, err := s.TakeNotifyPending(ctx, "me")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, r := range took {
-			got = append(got, r.ID)
-		}
+		got := runIDs(t)(s.TakeNotifyPending(ctx, "me"))
 		want := []string{ends.ID, kept.ID}
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
@@ -526,4 +502,20 @@ func runClaim(t *testing.T, s store.Shared) {
 			t.Fatalf("r2 still runs: want ErrGroupBusy, got %v", err)
 		}
 	})
+}
+
+// runIDs returns a function giving the ids of a store's answer in their
+// order, failing t when the answer is an error.
+func runIDs(t *testing.T) func(rs []*store.Run, err error) []string {
+	return func(rs []*store.Run, err error) []string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
 }
