@@ -456,16 +456,17 @@ triggers:
 	// moment of this shared machine weighs on both; the table gives the
 	// medians.
 	var hookRates, bareRates, ratios []float64
-	var hookSelf, hookKids, bareSelf, bareKids []time.Duration
+	var hookSelf, hookKids, bareSelf, bareKids, sender []time.Duration
 	var first []runRecord // the first round's runs
 	for round := 0; round < rounds; round++ {
 		before := warm + round*n
-		cpu0 := ht.cpu()
+		cpu0, l0 := ht.cpu(), selfCPU()
 		start := time.Now()
 		r, err := Load(ctx, LoadOptions{URL: ht.url + "/hooks/e2e", N: n, C: par, Body: PushPayload(0), Secret: "bench-secret", IDPrefix: randomPrefix()})
 		if err != nil {
 			return err
 		}
+		sender = append(sender, (selfCPU().self-l0.self)/time.Duration(n))
 		if r.Statuses[202] != n {
 			return fmt.Errorf("answers %v, want %d×202", r.Statuses, n)
 		}
@@ -519,6 +520,8 @@ triggers:
 	s.add("end-to-end", "ratio hooktrigger / bare loop (target ≥ 0.8)", fmt.Sprintf("%.2f", median(ratios)), fmt.Sprintf("rounds: %s", joinRatios(ratios)))
 	s.add("end-to-end", "CPU per run: hooktrigger process / its children", fmt.Sprintf("%s / %s", usec(medianD(hookSelf)), usec(medianD(hookKids))),
 		fmt.Sprintf("bare loop process / its children: %s / %s (the runs' own cost is the children's; the rest is what each side adds)", usec(medianD(bareSelf)), usec(medianD(bareKids))))
+	s.add("end-to-end", "CPU per delivery of the sender (this process, on the same 2 cores)", usec(medianD(sender)),
+		"taken from hooktrigger's rounds only: the bare loop has no sender")
 	s.add("end-to-end", "trigger-to-start latency under that burst (received → running)", "p50 "+ms(lat[len(lat)/2]), "p99 "+ms(lat[min(len(lat)-1, len(lat)*99/100)])+" (runs queue behind 16 workers)")
 
 	// The same with one delivery at a time and idle workers: what a

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// recorder is a webhook receiver that checks each delivery as GitHub's
+// receivers do and records its id.
+type recorder struct {
+	secret string
+	body   []byte
+	close  bool // answer with Connection: close
+
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	switch {
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	case !bytes.Equal(body, rc.body):
+		http.Error(w, "body changed on the way", http.StatusBadRequest)
+		return
+	case r.Header.Get("X-Hub-Signature-256") != Sign(rc.secret, body):
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	case r.Header.Get("X-GitHub-Event") != "push" || r.Header.Get("Content-Type") != "application/json":
+		http.Error(w, "missing headers", http.StatusBadRequest)
+		return
+	}
+	rc.mu.Lock()
+	rc.ids[r.URL.Path+" "+r.Header.Get("X-GitHub-Delivery")]++
+	rc.mu.Unlock()
+	if rc.close {
+		w.Header().Set("Connection", "close")
+	}
+	w.WriteHeader(http.StatusAccepted)
+	io.WriteString(w, `{"status":"accepted"}`)
+}
+
+// Every request arrives signed, whole and with its own delivery id, over
+// kept-alive connections or ones the server closes after each answer, and
+// across several URLs.
+func TestLoad_SendsEveryDeliveryOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		size  int
+		close bool
+	}{
+		{"keep-alive", 0, false},
+		{"server closes", 0, true},
+		{"large body", 300_000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := PushPayload(tc.size)
+			rc := &recorder{secret: "s3cret", body: body, close: tc.close, ids: map[string]int{}}
+			srv := httptest.NewServer(rc)
+			defer srv.Close()
+			const n = 300
+			res, err := Load(context.Background(), LoadOptions{
+				URLs: []string{srv.URL + "/hooks/a", srv.URL + "/hooks/b?x=1"}, N: n, C: 8,
+				Body: body, Secret: "s3cret", IDPrefix: "id-",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Statuses[http.StatusAccepted] != n || res.Errors != 0 {
+				t.Fatalf("statuses %v, errors %d; want %d×202", res.Statuses, res.Errors, n)
+			}
+			if len(rc.ids) != n {
+				t.Fatalf("%d distinct deliveries arrived, want %d", len(rc.ids), n)
+			}
+			for k, c := range rc.ids {
+				path := strings.Fields(k)[0]
+				if c != 1 || (path != "/hooks/a" && path != "/hooks/b") {
+					t.Fatalf("delivery %q arrived %d times", k, c)
+				}
+			}
+		})
+	}
+}
+
+// A refused connection is an error of the request, not a hang.
+func TestLoad_CountsErrors(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	res, err := Load(context.Background(), LoadOptions{URL: url + "/hooks/a", N: 5, C: 2, Body: []byte("{}"), Secret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 5 {
+		t.Fatalf("errors %d, want 5 (statuses %v)", res.Errors, res.Statuses)
+	}
+}
