@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,9 +21,10 @@ import (
 // opsState is the operational side of a Server: metrics, the bytes of
 // bodies held at once, the certificate cache and the reload state.
 type opsState struct {
-	m        *metrics
-	inflight atomic.Int64
-	certs    certCache
+	m          *metrics
+	inflight   atomic.Int64
+	collecting atomic.Bool // a collection started by collectSoon is under way
+	certs      certCache
 
 	reloadMu sync.Mutex
 }
@@ -38,6 +40,26 @@ func (s *Server) initOps(st store.Store) {
 		db.CommitHook = s.ops.m.commitDone
 	}
 	s.OnRunChange(s.ops.m.runChanged)
+}
+
+// largeBody is the size from which a body's release starts a garbage
+// collection (collectSoon).
+const largeBody = 4 << 20
+
+// collectSoon starts a garbage collection, unless one it started is still
+// under way. It is called when a large body is released: the collector
+// paces itself on the live heap, and with a few bodies of tens of MB in
+// flight it would let the heap grow to twice their size before it looked
+// again, far past max_inflight_bytes. A body is a pointer-free block, so
+// the collection costs little, and webhook bodies are rarely this large.
+func (o *opsState) collectSoon() {
+	if !o.collecting.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		runtime.GC()
+		o.collecting.Store(false)
+	}()
 }
 
 // busyRetryAfter is the Retry-After of a 503 for max_inflight_bytes.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,5 +148,46 @@ triggers:
 	}
 	if r := do(t, "POST", s.URL+"/hooks/app", []byte(`{}`), map[string]string{"Authorization": "Bearer tok"}); r.Status != 202 {
 		t.Fatalf("a prompt client after the slow one: %d %s", r.Status, r.Body)
+	}
+}
+
+// Releasing a large body starts a collection at once: with a few bodies of
+// tens of MB in flight, the collector's own pace lets the heap grow to
+// twice their size before it looks again. A small body does not.
+func TestLargeBodyStartsCollection(t *testing.T) {
+	s := MustStart(t, `listen: 127.0.0.1:0
+data_dir: ./data
+max_body: 16MiB
+triggers:
+  - name: big
+    path: /hooks/big
+    secret: tok
+    run: {command: [/bin/sh, -c, 'exit 0']}
+`)
+	good := map[string]string{"Authorization": "Bearer tok"}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // only explicit collections
+	numGC := func() uint32 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.NumGC
+	}
+	before := numGC()
+	if r := do(t, "POST", s.URL+"/hooks/big", []byte(`{"small":true}`), good); r.Status != 202 {
+		t.Fatalf("small body: %d %s", r.Status, r.Body)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := numGC(); n != before {
+		t.Fatalf("a small body started %d collections", n-before)
+	}
+	big := []byte(`{"blob":"` + strings.Repeat("x", 5<<20) + `"}`)
+	if r := do(t, "POST", s.URL+"/hooks/big", big, good); r.Status != 202 {
+		t.Fatalf("large body: %d %s", r.Status, r.Body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for numGC() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no collection after a 5 MB body was released")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -151,6 +151,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			defer n.mu.Unlock()
 			if n.held > 0 {
 				s.ops.inflight.Add(-n.held)
+				if n.held >= largeBody {
+					s.ops.collectSoon()
+				}
 				n.held = 0
 			}
 			status := sw.status

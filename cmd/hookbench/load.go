@@ -222,6 +222,17 @@ func (s *sender) roundTrip(rq request, id string, body []byte) (code int, keep b
 		_, err = bufs.WriteTo(s.conn)
 	}
 	if err != nil {
+		// A server may answer before it has read the whole body (a 503
+		// for a body that does not fit, a 413) and close the connection:
+		// the write fails, and the answer is there to read, as it is for
+		// GitHub's sender.
+		if derr := s.conn.SetReadDeadline(time.Now().Add(time.Second)); derr != nil {
+			return 0, false, err
+		}
+		if resp, rerr := http.ReadResponse(s.br, nil); rerr == nil {
+			resp.Body.Close()
+			return resp.StatusCode, false, nil
+		}
 		return 0, false, err
 	}
 	resp, err := http.ReadResponse(s.br, nil)

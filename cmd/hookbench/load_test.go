@@ -103,3 +103,21 @@ func TestLoad_CountsErrors(t *testing.T) {
 		t.Fatalf("errors %d, want 5 (statuses %v)", res.Errors, res.Statuses)
 	}
 }
+
+// An answer sent before the body is read (503 for a body over the
+// server's limit) is counted as that answer, not as a failed request.
+func TestLoad_ReadsEarlyAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	res, err := Load(context.Background(), LoadOptions{URL: srv.URL + "/hooks/a", N: 6, C: 2, Body: PushPayload(8 << 20), Secret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Statuses[http.StatusServiceUnavailable] != 6 || res.Errors != 0 {
+		t.Fatalf("statuses %v, errors %d; want 6×503", res.Statuses, res.Errors)
+	}
+}
