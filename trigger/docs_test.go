@@ -28,9 +28,19 @@ var celFixtures = map[string]struct {
 		info:   &providers.Info{Event: "push", Ref: "refs/heads/main", Branch: "main", Actor: "alice"},
 		header: http.Header{"X-Github-Event": {"push"}, "Content-Type": {"application/json"}},
 		query:  url.Values{"env": {"prod"}},
-		body: `{"ref":"refs/heads/main","repository":{"full_name":"acme/app","private":false},"pusher":{"name":"alice"},
+		body: `{"ref":"refs/heads/main","before":"4f2b1c9e04a1b7c3d5e6f7a8b9c0d1e2f3a4b5c6","after":"9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b",
+			"repository":{"full_name":"acme/app","private":false},"pusher":{"name":"alice"},
 			"head_commit":{"message":"fix: the parser"},
 			"commits":[{"modified":["README.md"],"added":[],"removed":[]},{"modified":["src/parse.go"],"added":[],"removed":[]}]}`,
+	},
+	// A push that deletes the branch old, as GitHub sends it.
+	"deletion": {
+		info:   &providers.Info{Event: "push", Ref: "refs/heads/old", Branch: "old", Actor: "alice", SHA: "0000000000000000000000000000000000000000"},
+		header: http.Header{"X-Github-Event": {"push"}, "Content-Type": {"application/json"}},
+		query:  url.Values{},
+		body: `{"ref":"refs/heads/old","before":"4f2b1c9e04a1b7c3d5e6f7a8b9c0d1e2f3a4b5c6","after":"0000000000000000000000000000000000000000",
+			"created":false,"deleted":true,"repository":{"full_name":"acme/app","private":false},"pusher":{"name":"alice"},
+			"head_commit":null,"commits":[]}`,
 	},
 	"pull_request": {
 		info:   &providers.Info{Event: "pull_request", Action: "opened", Branch: "feature/x", Actor: "bob", PR: "7"},
