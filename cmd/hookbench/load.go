@@ -4,15 +4,16 @@ import (
 	"bufio"
 	"context"
 	"crypto/hmac"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,7 @@ type LoadOptions struct {
 	Body        []byte
 	Secret      string
 	Event       string
-	IDPrefix    string
+	IDPrefix    string // put before each delivery id, a random UUID as GitHub sends
 	Timeout     time.Duration
 	ContentType string
 }
@@ -104,6 +105,7 @@ func Load(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 		go func() {
 			defer wg.Done()
 			conns := map[string]*sender{}
+			ids := newIDSource()
 			defer func() {
 				for _, c := range conns {
 					c.close()
@@ -121,7 +123,7 @@ func Load(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 					conns[rq.addr] = c
 				}
 				t0 := time.Now()
-				code, err := c.send(rq, o.IDPrefix+strconv.Itoa(i), o.Body)
+				code, err := c.send(rq, o.IDPrefix+ids.next(), o.Body)
 				lat[i] = time.Since(t0)
 				mu.Lock()
 				if err != nil {
@@ -249,4 +251,36 @@ func (s *sender) close() {
 		s.conn.Close()
 		s.conn, s.br = nil, nil
 	}
+}
+
+// idSource makes delivery ids shaped like GitHub's X-GitHub-Delivery, a
+// UUID whose leading digits vary from one delivery to the next. Sequential
+// ids would let the store's deduplication index take every insert at one
+// end, which real senders never do.
+type idSource struct {
+	rng *rand.ChaCha8
+	buf [36]byte
+}
+
+func newIDSource() *idSource {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:])
+	return &idSource{rng: rand.NewChaCha8(seed)}
+}
+
+func (s *idSource) next() string {
+	var b [16]byte
+	_, _ = s.rng.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	hex.Encode(s.buf[0:8], b[0:4])
+	s.buf[8] = '-'
+	hex.Encode(s.buf[9:13], b[4:6])
+	s.buf[13] = '-'
+	hex.Encode(s.buf[14:18], b[6:8])
+	s.buf[18] = '-'
+	hex.Encode(s.buf[19:23], b[8:10])
+	s.buf[23] = '-'
+	hex.Encode(s.buf[24:36], b[10:16])
+	return string(s.buf[:])
 }

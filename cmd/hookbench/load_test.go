@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -119,5 +120,28 @@ func TestLoad_ReadsEarlyAnswer(t *testing.T) {
 	}
 	if res.Statuses[http.StatusServiceUnavailable] != 6 || res.Errors != 0 {
 		t.Fatalf("statuses %v, errors %d; want 6×503", res.Statuses, res.Errors)
+	}
+}
+
+// Delivery ids are UUIDs like GitHub's, in no order.
+func TestIDSource_UUIDs(t *testing.T) {
+	ids := newIDSource()
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	ascending := 0
+	prev := ""
+	for i := 0; i < 1000; i++ {
+		id := ids.next()
+		if !uuid.MatchString(id) || seen[id] {
+			t.Fatalf("id %d: %q (seen before: %v)", i, id, seen[id])
+		}
+		seen[id] = true
+		if id > prev {
+			ascending++
+		}
+		prev = id
+	}
+	if ascending > 600 || ascending < 400 {
+		t.Fatalf("%d of 1000 ids sort after the one before: not in random order", ascending)
 	}
 }
