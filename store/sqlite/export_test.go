@@ -27,3 +27,21 @@ func PageCount(db *DB) (int, error) {
 func DeliveriesWithBodies(db *DB) ([]*store.Delivery, error) {
 	return db.deliveries(context.Background(), true, `ORDER BY id`)
 }
+
+// BodyPieces says whether a delivery's body column is NULL and how many
+// pieces of it delivery_chunks holds.
+func BodyPieces(db *DB, id string) (null bool, pieces int, err error) {
+	if err := db.r.QueryRow(`SELECT body IS NULL FROM deliveries WHERE id = ?`, id).Scan(&null); err != nil {
+		return false, 0, err
+	}
+	err = db.r.QueryRow(`SELECT COUNT(*) FROM delivery_chunks WHERE delivery_id = ?`, id).Scan(&pieces)
+	return null, pieces, err
+}
+
+// DropPiece deletes one piece of a delivery's body, as a damaged file would.
+func DropPiece(db *DB, id string, seq int) error {
+	return db.write(context.Background(), func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM delivery_chunks WHERE delivery_id = ? AND seq = ?`, id, seq)
+		return err
+	})
+}

@@ -49,7 +49,7 @@ type DB struct {
 
 	// Statements of the hot path, prepared once on the writer connection
 	// (parsing SQL was a tenth of an ingest's CPU).
-	dupStmt, deliveryStmt, runStmt, updateRunStmt *sql.Stmt
+	dupStmt, deliveryStmt, chunkStmt, runStmt, updateRunStmt *sql.Stmt
 
 	// CommitHook, when set before use, is called after every commit with
 	// the batch size and the commit's duration (for metrics).
@@ -61,8 +61,9 @@ const (
 	// deliverySQL inserts nothing when the path already has a delivery of
 	// the same sender id (the partial unique index deliveries_sender):
 	// Record then reads the original, and the usual case costs no query.
-	deliverySQL = `INSERT INTO deliveries (id, path, sender_id, provider, event, action, received_at, remote_addr, headers, body, body_size, decisions)
-		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	deliverySQL = `INSERT INTO deliveries (id, path, sender_id, provider, event, action, received_at, remote_addr, headers, body, body_size, decisions, body_chunks)
+		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	chunkSQL = `INSERT INTO delivery_chunks (delivery_id, seq, data) VALUES (?, ?, ?)`
 	// updateRunSQL is UpdateRun's statement for the common case of one
 	// expected current state (a run's start and its end, twice per run).
 	updateRunSQL  = updateRunBase + ` AND state IN (?)`
@@ -78,7 +79,7 @@ func (db *DB) prepare() error {
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
-	}{{&db.dupStmt, dupSQL}, {&db.deliveryStmt, deliverySQL}, {&db.runStmt, runSQL}, {&db.updateRunStmt, updateRunSQL}} {
+	}{{&db.dupStmt, dupSQL}, {&db.deliveryStmt, deliverySQL}, {&db.chunkStmt, chunkSQL}, {&db.runStmt, runSQL}, {&db.updateRunStmt, updateRunSQL}} {
 		if *p.dst, err = db.w.Prepare(p.sql); err != nil {
 			return err
 		}
@@ -368,8 +369,12 @@ func (db *DB) Record(ctx context.Context, d *store.Delivery, runs []*store.Run) 
 	for i, r := range runs {
 		rows[i] = newRunRow(r)
 	}
+	body, chunks := d.Body, 0
+	if len(body) > BodyChunk {
+		body, chunks = nil, (len(d.Body)+BodyChunk-1)/BodyChunk
+	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Stmt(db.deliveryStmt).Exec(d.ID, d.Path, d.SenderID, d.Provider, d.Event, d.Action, d.ReceivedAt.UnixNano(), d.RemoteAddr, headers, d.Body, len(d.Body), decisions)
+		res, err := tx.Stmt(db.deliveryStmt).Exec(d.ID, d.Path, d.SenderID, d.Provider, d.Event, d.Action, d.ReceivedAt.UnixNano(), d.RemoteAddr, headers, body, len(d.Body), decisions, chunks)
 		if err != nil {
 			return err
 		}
@@ -387,6 +392,14 @@ func (db *DB) Record(ctx context.Context, d *store.Delivery, runs []*store.Run) 
 			rs, err := queryRuns(tx, `WHERE delivery_id = ? ORDER BY id`, orig)
 			rec.Runs = rs
 			return err
+		}
+		if chunks > 0 {
+			ins := tx.Stmt(db.chunkStmt)
+			for i := 0; i < chunks; i++ {
+				if _, err := ins.Exec(d.ID, i, d.Body[i*BodyChunk:min(len(d.Body), (i+1)*BodyChunk)]); err != nil {
+					return err
+				}
+			}
 		}
 		if len(rows) > 0 {
 			ins := tx.Stmt(db.runStmt)
@@ -476,17 +489,22 @@ func limit(n int) int {
 	return n
 }
 
+// BodyChunk is the size of the pieces a larger body is stored in
+// (migration 6).
+const BodyChunk = 1 << 20
+
 func (db *DB) deliveries(ctx context.Context, withBody bool, where string, args ...any) ([]*store.Delivery, error) {
 	body := "NULL"
 	if withBody {
 		body = "body"
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, path, COALESCE(sender_id, ''), provider, event, action, received_at, remote_addr, headers, `+body+`, body_size, decisions FROM deliveries `+where, args...)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, path, COALESCE(sender_id, ''), provider, event, action, received_at, remote_addr, headers, `+body+`, body_size, decisions, body_chunks FROM deliveries `+where, args...)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer rows.Close()
 	var out []*store.Delivery
+	chunked := map[*store.Delivery]int{}
 	for rows.Next() {
 		d := &store.Delivery{}
 		var received int64
@@ -496,16 +514,56 @@ func (db *DB) deliveries(ctx context.Context, withBody bool, where string, args 
 		// blob it returns afresh (TestDB_DeliveryBodiesAreDistinct), and a
 		// second copy of a 25 MB body is 25 MB more at the peak.
 		var body sql.RawBytes
-		if err := rows.Scan(&d.ID, &d.Path, &d.SenderID, &d.Provider, &d.Event, &d.Action, &received, &d.RemoteAddr, &headers, &body, &d.BodySize, &decisions); err != nil {
+		var chunks int
+		if err := rows.Scan(&d.ID, &d.Path, &d.SenderID, &d.Provider, &d.Event, &d.Action, &received, &d.RemoteAddr, &headers, &body, &d.BodySize, &decisions, &chunks); err != nil {
 			return nil, wrap(err)
 		}
 		d.Body = body
+		if withBody && chunks > 0 {
+			chunked[d] = chunks
+		}
 		d.ReceivedAt = time.Unix(0, received).UTC()
 		_ = json.Unmarshal(headers, &d.Headers)
 		_ = json.Unmarshal(decisions, &d.Decisions)
 		out = append(out, d)
 	}
-	return out, wrap(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, wrap(err)
+	}
+	rows.Close()
+	for d, n := range chunked {
+		if d.Body, err = db.readChunks(ctx, d.ID, d.BodySize, n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// readChunks reads back a body stored in n pieces, size bytes in all,
+// into one slice.
+func (db *DB) readChunks(ctx context.Context, id string, size, n int) ([]byte, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT data FROM delivery_chunks WHERE delivery_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	body := make([]byte, 0, size)
+	got := 0
+	for rows.Next() {
+		var data sql.RawBytes
+		if err := rows.Scan(&data); err != nil {
+			return nil, wrap(err)
+		}
+		body = append(body, data...)
+		got++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(err)
+	}
+	if got != n || len(body) != size {
+		return nil, fmt.Errorf("sqlite: delivery %s: body stored in %d pieces of %d bytes in all, found %d of %d bytes", id, n, size, got, len(body))
+	}
+	return body, nil
 }
 
 const runColumns = `id, delivery_id, trigger, state, grp, vars, meta, created_at, started_at, ended_at, exit_code, signal, error, instance, attempt, status_note`
@@ -686,7 +744,11 @@ func (db *DB) Prune(ctx context.Context, keepBodies, keepRuns time.Duration, max
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
 		if keepBodies > 0 {
-			if _, err := tx.Exec(`UPDATE deliveries SET body = NULL WHERE received_at < ? AND body IS NOT NULL`, now.Add(-keepBodies).UnixNano()); err != nil {
+			before := now.Add(-keepBodies).UnixNano()
+			if _, err := tx.Exec(`DELETE FROM delivery_chunks WHERE delivery_id IN (SELECT id FROM deliveries WHERE received_at < ? AND body_chunks > 0)`, before); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE deliveries SET body = NULL, body_chunks = 0 WHERE received_at < ? AND (body IS NOT NULL OR body_chunks > 0)`, before); err != nil {
 				return err
 			}
 		}
@@ -845,7 +907,7 @@ func (db *DB) Close() error {
 		case o := <-db.ops:
 			o.done <- fmt.Errorf("%w: closed", store.ErrUnavailable)
 		default:
-			for _, st := range []*sql.Stmt{db.dupStmt, db.deliveryStmt, db.runStmt, db.updateRunStmt} {
+			for _, st := range []*sql.Stmt{db.dupStmt, db.deliveryStmt, db.chunkStmt, db.runStmt, db.updateRunStmt} {
 				st.Close()
 			}
 			return errors.Join(db.r.Close(), db.w.Close())

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -301,5 +302,51 @@ func TestDB_MigratesLiveRunsIndex(t *testing.T) {
 	}
 	if err := raw.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'runs_live'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("runs_live missing after the upgrade: %d %v", n, err)
+	}
+}
+
+// A body over 1 MiB is stored in pieces of 1 MiB, so that SQLite never
+// copies it whole; one of 1 MiB stays in its column. Both come back after
+// a reopen, and a missing piece is an error, not a short body.
+func TestDB_LargeBodiesInPieces(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	db := MustOpen(t, path)
+	big, _ := newDelivery("/hooks/a", "big")
+	big.Body = bytes.Repeat([]byte("0123456789abcdef"), (5<<20)/32) // 2.5 MiB
+	edge, _ := newDelivery("/hooks/a", "edge")
+	edge.Body = bytes.Repeat([]byte{'x'}, sqlite.BodyChunk)
+	for _, d := range []*store.Delivery{big, edge} {
+		if _, err := db.Record(ctx, d, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		d      *store.Delivery
+		null   bool
+		pieces int
+	}{{big, true, 3}, {edge, false, 0}} {
+		null, pieces, err := sqlite.BodyPieces(db, c.d.ID)
+		if err != nil || null != c.null || pieces != c.pieces {
+			t.Fatalf("%s: body NULL %v, %d pieces (%v); want %v, %d", c.d.SenderID, null, pieces, err, c.null, c.pieces)
+		}
+	}
+	db.Close()
+
+	db = MustOpen(t, path)
+	for _, d := range []*store.Delivery{big, edge} {
+		got, err := db.Delivery(ctx, d.ID)
+		if err != nil {
+			t.Fatalf("%s after reopen: %v", d.SenderID, err)
+		}
+		if !bytes.Equal(got.Body, d.Body) {
+			t.Fatalf("%s after reopen: %d bytes, want %d", d.SenderID, len(got.Body), len(d.Body))
+		}
+	}
+	if err := sqlite.DropPiece(db, big.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Delivery(ctx, big.ID); err == nil || !strings.Contains(err.Error(), "pieces") {
+		t.Fatalf("a missing piece: error %v, want one about the pieces", err)
 	}
 }
