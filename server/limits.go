@@ -21,10 +21,14 @@ import (
 // opsState is the operational side of a Server: metrics, the bytes of
 // bodies held at once, the certificate cache and the reload state.
 type opsState struct {
-	m          *metrics
-	inflight   atomic.Int64
-	collecting atomic.Bool // a collection started by collectSoon is under way
-	certs      certCache
+	m        *metrics
+	inflight atomic.Int64
+	// uncollected is the bytes of large bodies that were dropped and wait
+	// for a collection before they are released (releaseCollected);
+	// collecting says a goroutine runs those collections.
+	uncollected atomic.Int64
+	collecting  atomic.Bool
+	certs       certCache
 
 	reloadMu sync.Mutex
 }
@@ -42,24 +46,37 @@ func (s *Server) initOps(st store.Store) {
 	s.OnRunChange(s.ops.m.runChanged)
 }
 
-// largeBody is the size from which a body's release starts a garbage
-// collection (collectSoon).
+// largeBody is the size from which a body's bytes are released against
+// max_inflight_bytes only after a garbage collection (releaseCollected).
 const largeBody = 4 << 20
 
-// collectSoon starts a garbage collection, unless one it started is still
-// under way. It is called when a large body is released: the collector
-// paces itself on the live heap, and with a few bodies of tens of MB in
-// flight it would let the heap grow to twice their size before it looked
-// again, far past max_inflight_bytes. A body is a pointer-free block, so
-// the collection costs little, and webhook bodies are rarely this large.
-func (o *opsState) collectSoon() {
-	if !o.collecting.CompareAndSwap(false, true) {
-		return
+// releaseCollected releases n bytes of bodies against max_inflight_bytes
+// once a garbage collection has run after the bodies were dropped. The
+// collector paces itself on the live heap: with a few bodies of tens of MB
+// in flight it let the heap grow to twice their size, and a body whose
+// request had ended still took memory while the next one was read. A body
+// is a pointer-free block, so the collection costs little, and webhook
+// bodies are rarely this large.
+func (o *opsState) releaseCollected(n int64) {
+	o.uncollected.Add(n)
+	if o.collecting.CompareAndSwap(false, true) {
+		go o.collect()
 	}
-	go func() {
+}
+
+// collect runs collections until no released bytes wait for one. Bytes
+// released after a collection started wait for the next: their bodies may
+// have been dropped after it marked them live.
+func (o *opsState) collect() {
+	for {
+		n := o.uncollected.Swap(0)
 		runtime.GC()
+		o.inflight.Add(-n)
 		o.collecting.Store(false)
-	}()
+		if o.uncollected.Load() == 0 || !o.collecting.CompareAndSwap(false, true) {
+			return
+		}
+	}
 }
 
 // busyRetryAfter is the Retry-After of a 503 for max_inflight_bytes.
@@ -76,8 +93,33 @@ func inflightLimit(cfg *config.Config) int64 {
 	return config.DefaultInflightFactor * cfg.MaxBody
 }
 
-// reserve adds n bytes to the bytes held if that stays within limit.
+// reserve adds n bytes to the bytes held if that stays within limit. When
+// they do not fit while dropped bodies wait for their collection, it
+// waits for that (milliseconds, at most collectWait): those bytes are about
+// to be released, and a sender told 503 may not send again.
 func (o *opsState) reserve(n, limit int64) bool {
+	var deadline time.Time
+	for {
+		if o.tryReserve(n, limit) {
+			return true
+		}
+		if !o.collecting.Load() && o.uncollected.Load() == 0 {
+			// Released since the try, or nothing to wait for.
+			return o.tryReserve(n, limit)
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(collectWait)
+		} else if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// collectWait bounds how long reserve waits for a collection.
+const collectWait = 2 * time.Second
+
+func (o *opsState) tryReserve(n, limit int64) bool {
 	for {
 		cur := o.inflight.Load()
 		if cur+n > limit {

@@ -151,19 +151,21 @@ triggers:
 	}
 }
 
-// Releasing a large body starts a collection at once: with a few bodies of
-// tens of MB in flight, the collector's own pace lets the heap grow to
-// twice their size before it looks again. A small body does not.
-func TestLargeBodyStartsCollection(t *testing.T) {
-	s := MustStart(t, `listen: 127.0.0.1:0
-data_dir: ./data
-max_body: 16MiB
-triggers:
+// startBig serves one trigger, /hooks/big, with the limits given.
+func startBig(t *testing.T, limits string) *testServer {
+	return MustStart(t, "listen: 127.0.0.1:0\ndata_dir: ./data\n"+limits+`triggers:
   - name: big
     path: /hooks/big
     secret: tok
     run: {command: [/bin/sh, -c, 'exit 0']}
 `)
+}
+
+// Releasing a large body starts a collection at once: with a few bodies of
+// tens of MB in flight, the collector's own pace lets the heap grow to
+// twice their size before it looks again. A small body does not.
+func TestLargeBodyStartsCollection(t *testing.T) {
+	s := startBig(t, "max_body: 16MiB\n")
 	good := map[string]string{"Authorization": "Bearer tok"}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // only explicit collections
 	numGC := func() uint32 {
@@ -189,5 +191,19 @@ triggers:
 			t.Fatal("no collection after a 5 MB body was released")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A large body's bytes are released after the collection that frees it; a
+// sender of one large body after another, with room for only one, waits
+// those milliseconds instead of getting 503.
+func TestLargeBodiesBackToBack(t *testing.T) {
+	s := startBig(t, "max_body: 6MiB\nmax_inflight_bytes: 6MiB\n")
+	good := map[string]string{"Authorization": "Bearer tok"}
+	for i := 0; i < 6; i++ {
+		big := []byte(`{"n":` + strconv.Itoa(i) + `,"blob":"` + strings.Repeat("x", 5<<20) + `"}`)
+		if r := do(t, "POST", s.URL+"/hooks/big", big, good); r.Status != 202 {
+			t.Fatalf("body %d: %d %s", i, r.Status, r.Body)
+		}
 	}
 }

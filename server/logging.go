@@ -149,13 +149,13 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		defer func() {
 			n.mu.Lock()
 			defer n.mu.Unlock()
-			if n.held > 0 {
+			switch {
+			case n.held >= largeBody:
+				s.ops.releaseCollected(n.held)
+			case n.held > 0:
 				s.ops.inflight.Add(-n.held)
-				if n.held >= largeBody {
-					s.ops.collectSoon()
-				}
-				n.held = 0
 			}
+			n.held = 0
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
